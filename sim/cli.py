@@ -1,0 +1,253 @@
+"""The `clets` command.
+
+Every user mistake (bad YAML, unknown key or name, bad range, missing or unwritable
+path) ends with one message on stderr naming the field and the value, and exit
+code 2; nothing half-written is left looking complete.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from sim.config import Scenario, load_scenario, parse_load_factors
+from sim.errors import ScenarioError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="CLETS testbed: discrete-event simulation of California's law-enforcement network.",
+)
+out = Console()
+err = Console(stderr=True)
+
+
+def user_errors(fn):
+    """Turn ScenarioError into one clear line and exit code 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except ScenarioError as e:
+            err.print(f"[bold red]error:[/] {e}", highlight=False, markup=True)
+            raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            err.print("interrupted; partial results were removed")
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>5.1f}%"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=False,
+    )
+
+
+def _resolve_county(name: str) -> str:
+    from topology.counties import county_names
+
+    for c in county_names():
+        if c.lower() == name.strip().lower():
+            return c
+    raise ScenarioError(f"--county: unknown county {name!r} (expected one of the 58, e.g. 'Orange')")
+
+
+def _seed(scenario: Scenario, seed: Optional[int]) -> int:
+    from sim.rng import draw_root_seed
+
+    if seed is not None and seed < 0:
+        raise ScenarioError(f"--seed: must be >= 0 (got {seed})")
+    if seed is not None:
+        return seed
+    return scenario.seed if scenario.seed is not None else draw_root_seed()
+
+
+def _out_dir(scenario: Scenario, out_opt: Optional[Path], seed: int, what: str = "") -> Path:
+    from sim.outputs import new_run_id
+
+    if out_opt is not None:
+        return out_opt
+    return Path(scenario.outputs.dir) / scenario.name / (what + new_run_id(seed))
+
+
+@app.command()
+@user_errors
+def run(
+    scenario_file: Path = typer.Argument(..., metavar="SCENARIO", help="scenario YAML file"),
+    seed: Optional[int] = typer.Option(None, help="root seed (default: the scenario's, else drawn)"),
+    load_factor: Optional[float] = typer.Option(None, help="override traffic.load_factor"),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="results directory to create"),
+) -> None:
+    """Run a scenario at message level and write its tables (Parquet/CSV) and manifest."""
+    from sim.outputs import run_directory, write_network_run
+    from sim.runner import simulate_network
+
+    scenario = load_scenario(scenario_file)
+    if load_factor is not None and load_factor <= 0:
+        raise ScenarioError(f"--load-factor: must be > 0 (got {load_factor})")
+    root = _seed(scenario, seed)
+    target = _out_dir(scenario, out_dir, root)
+    with run_directory(target) as tmp:
+        with _progress() as progress:
+            task = progress.add_task(f"{scenario.name} (seed {root})", total=1.0)
+            result = simulate_network(scenario, seed=root, load_factor=load_factor,
+                                      progress=lambda f: progress.update(task, completed=f))
+        write_network_run(result, tmp, str(scenario_file))
+    _print_run_summary(result)
+    out.print(f"results: [bold]{target}[/]")
+
+
+def _print_run_summary(result) -> None:
+    s = result.summary
+    t = Table(title=f"{result.scenario.name}: messages (seed {result.seed}, load x{result.load_factor:g})")
+    for col in ("generated", "answered", "rejected", "timed_out", "in_flight"):
+        t.add_column(col, justify="right")
+    t.add_row(*(f"{s[c]:,}" for c in ("generated", "answered", "rejected", "timed_out", "in_flight")))
+    out.print(t)
+    if s.get("p95_s") is not None:
+        out.print(f"end-to-end response (answered, after warm-up): mean {s['mean_s']:.3f} s, "
+                  f"p50 {s['p50_s']:.3f} s, p95 {s['p95_s']:.3f} s, p99 {s['p99_s']:.3f} s")
+    nodes = result.nodes.sort_values("utilization", ascending=False).head(8)
+    nt = Table(title="busiest nodes")
+    for col in ("node", "servers", "utilization", "mean_queue", "p95_s", "rejected", "lost"):
+        nt.add_column(col, justify="right" if col != "node" else "left")
+    for _, r in nodes.iterrows():
+        nt.add_row(r["node"], str(r["servers"]), f"{r['utilization']:.3f}", f"{r['mean_queue']:.3f}",
+                   f"{r['p95_s']:.3f}", str(r["rejected"]), str(r["lost"]))
+    out.print(nt)
+    out.print(f"simulated {s['generated']:,} messages in {s['wall_s']:.1f} s "
+              f"({s['generated'] / max(s['sim_wall_s'], 1e-9):,.0f} messages/s)")
+
+
+@app.command()
+@user_errors
+def topology(
+    scenario_file: Path = typer.Argument(..., metavar="SCENARIO", help="scenario YAML file"),
+    out_file: Path = typer.Option(..., "--out", help="GraphML file to write"),
+    seed: Optional[int] = typer.Option(None, help="root seed (default: the scenario's, else drawn)"),
+) -> None:
+    """Build the network graph, export it as GraphML and print counts by kind and county."""
+    import networkx as nx
+
+    from sim.rng import Streams
+    from topology.builder import build_topology, counts_by_county, counts_by_kind
+
+    scenario = load_scenario(scenario_file)
+    root = _seed(scenario, seed)
+    graph = build_topology(scenario.topology, scenario.network, Streams(root))
+    if out_file.suffix.lower() != ".graphml":
+        raise ScenarioError(f"--out: expected a .graphml file name (got {str(out_file)!r})")
+    if not out_file.parent.exists():
+        raise ScenarioError(f"--out: directory {out_file.parent} does not exist")
+    tmp = out_file.with_name(f".{out_file.name}.partial")
+    try:
+        nx.write_graphml(graph, tmp)
+        tmp.replace(out_file)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise ScenarioError(f"--out: cannot write {out_file}: {e.strerror}") from None
+    kinds = counts_by_kind(graph)
+    t = Table(title=f"{scenario.name}: nodes by kind (seed {root})")
+    t.add_column("kind")
+    t.add_column("count", justify="right")
+    for k in ("hub", "database", "msc", "agency", "terminal", "mdt"):
+        t.add_row(k, f"{kinds.get(k, 0):,}")
+    out.print(t)
+    ct = Table(title="by county")
+    for col in ("county", "agencies", "terminals", "MDTs"):
+        ct.add_column(col, justify="right" if col != "county" else "left")
+    for county, c in sorted(counts_by_county(graph).items()):
+        ct.add_row(county or "(direct-connect)", str(c["agency"]), str(c["terminal"]), str(c["mdt"]))
+    out.print(ct)
+    out.print(f"graph: [bold]{out_file}[/] ({graph.number_of_nodes():,} nodes, "
+              f"{graph.number_of_edges():,} edges)")
+
+
+@app.command()
+@user_errors
+def capacity(
+    scenario_file: Path = typer.Argument(..., metavar="SCENARIO", help="scenario YAML file"),
+    county: Optional[str] = typer.Option(None, help="scale only this county's traffic; report its nodes"),
+    load_factors: Optional[str] = typer.Option(
+        None, help="start:stop:step (stop included) or a comma list; default: the scenario's"),
+    seed: Optional[int] = typer.Option(None, help="root seed, shared by every load point"),
+    workers: int = typer.Option(1, min=1, help="parallel processes (results do not depend on it)"),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="results directory to create"),
+) -> None:
+    """Sweep the load factor: table, CSV/Parquet, PNG plot, the knee and the bottleneck node."""
+    from sim.capacity import plot_capacity, sweep_capacity
+    from sim.outputs import run_directory, write_manifest
+
+    scenario = load_scenario(scenario_file)
+    spec = load_factors if load_factors is not None else scenario.capacity.load_factors
+    factors = parse_load_factors(spec, "--load-factors" if load_factors is not None
+                                 else "capacity.load_factors")
+    focus = _resolve_county(county) if county is not None else None
+    if focus is not None and scenario.topology.counties is not None and focus not in [
+        c for c in scenario.topology.counties
+    ]:
+        raise ScenarioError(f"--county: {focus!r} is not in this scenario's topology.counties")
+    root = _seed(scenario, seed)
+    target = _out_dir(scenario, out_dir, root, "capacity-")
+    with run_directory(target) as tmp:
+        with _progress() as progress:
+            task = progress.add_task(f"capacity sweep ({len(factors)} loads)", total=len(factors))
+            result = sweep_capacity(scenario, factors, root, focus, workers,
+                                    on_point=lambda _row: progress.advance(task))
+        result.points.to_csv(tmp / "capacity.csv", index=False)
+        result.points.to_parquet(tmp / "capacity.parquet", index=False)
+        result.nodes.to_parquet(tmp / "capacity_nodes.parquet", index=False)
+        result.nodes.to_csv(tmp / "capacity_nodes.csv", index=False)
+        plot_capacity(result, tmp / "capacity.png", scenario.capacity.top_nodes)
+        write_manifest(tmp, kind="capacity", scenario_name=scenario.name,
+                       scenario_file=str(scenario_file), scenario=scenario.model_dump(mode="json"),
+                       seed=root, load_factors=factors, county=focus, knee=result.knee,
+                       bottleneck=result.bottleneck, target_p95_s=result.target_p95_s)
+    scope = f"{focus} County" if focus else "statewide"
+    t = Table(title=f"{scenario.name}: capacity ({scope}, seed {root})")
+    for col in ("load", "messages", "answered", "rejected", "timed out", "p50 s", "p95 s", "p99 s"):
+        t.add_column(col, justify="right")
+    for _, r in result.points.iterrows():
+        style = "red" if r["p95_s"] > result.target_p95_s else None
+        t.add_row(f"{r['load_factor']:g}", f"{int(r['messages']):,}", f"{r['answered_share']:.3f}",
+                  f"{r['rejected_share']:.3f}", f"{r['timed_out_share']:.3f}", f"{r['p50_s']:.3f}",
+                  f"{r['p95_s']:.3f}", f"{r['p99_s']:.3f}", style=style)
+    out.print(t)
+    if result.knee is None:
+        out.print(f"no knee: p95 stays under the {result.target_p95_s:g} s target up to "
+                  f"x{max(factors):g}; busiest node there: [bold]{result.bottleneck}[/]")
+    else:
+        out.print(f"knee: load x{result.knee:g} (first p95 above {result.target_p95_s:g} s); "
+                  f"bottleneck: [bold]{result.bottleneck}[/]")
+    out.print(f"results: [bold]{target}[/]")
+
+
+@app.command()
+@user_errors
+def check(scenario_file: Path = typer.Argument(..., metavar="SCENARIO")) -> None:
+    """Validate a scenario file without running it."""
+    scenario = load_scenario(scenario_file)
+    out.print(f"{scenario_file}: ok (scenario {scenario.name!r})")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,120 @@
+"""Per-node and end-to-end statistics of a message-level run (vectorized, after the run)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from sim.config import DATABASES
+from sim.network import REASONS, STATES, ANSWERED, QueueNet
+
+QUANTILES = (0.50, 0.95, 0.99)
+
+
+def _quantiles(x: np.ndarray) -> list[float]:
+    if len(x) == 0:
+        return [float("nan")] * len(QUANTILES)
+    return [float(v) for v in np.quantile(x, QUANTILES)]
+
+
+def node_stats(net: QueueNet, horizon: float) -> pd.DataFrame:
+    """One row per station over [end of warm-up, horizon]."""
+    rows = []
+    for st in net.stations:
+        st.account()
+        span = max(horizon - st.stats_from, 1e-12)
+        soj = np.frombuffer(st.sojourn, dtype=float) if len(st.sojourn) else np.zeros(0)
+        wait = np.frombuffer(st.wait, dtype=float) if len(st.wait) else np.zeros(0)
+        p50, p95, p99 = _quantiles(soj)
+        rows.append(
+            dict(
+                node=st.name,
+                kind=st.kind,
+                county=st.county,
+                servers=st.servers,
+                arrivals=st.arrivals,
+                completed=st.completed,
+                rejected=st.rejected,
+                lost=st.lost,
+                in_system_at_end=st.in_system(),
+                utilization=st.busy_area / (st.servers * span),
+                mean_queue=st.queue_area / span,
+                throughput_per_s=st.completed / span,
+                mean_sojourn_s=float(soj.mean()) if len(soj) else float("nan"),
+                p50_s=p50,
+                p95_s=p95,
+                p99_s=p99,
+                mean_wait_s=float(wait.mean()) if len(wait) else float("nan"),
+                p_wait=float((wait > 0).mean()) if len(wait) else float("nan"),
+                balance=st.balance(),
+            )
+        )
+    return pd.DataFrame(rows)
+
+
+def message_table(model, horizon: float) -> pa.Table:
+    """Per-message records with the sender's final state (Parquet-ready, dictionary-encoded)."""
+    log = model.log
+    timeout = model.scenario.network.response_timeout_s
+    state, reason = log.final_states(horizon, timeout)
+    created = np.asarray(log.created)
+    end = np.asarray(log.end)
+    desc = model.describe_routes(np.asarray(log.route))
+    where = np.asarray(log.where, dtype=np.int32)
+    station_names = [s.name for s in model.stations]
+    agency_names = model.agencies
+    county_of_agency = [model.graph.nodes[a]["county"] for a in agency_names]
+    answered = state == ANSWERED
+    response = np.where(answered, end - created, np.nan)
+
+    def dict_col(indices: np.ndarray, values: list[str]) -> pa.DictionaryArray:
+        idx = pa.array(indices.astype(np.int32), mask=indices < 0)
+        return pa.DictionaryArray.from_arrays(idx, pa.array(values, pa.string()))
+
+    agency = desc["agency"]
+    origin = np.asarray(log.origin, dtype=np.int64)
+    return pa.table(
+        {
+            "msg_id": pa.array(np.arange(len(created), dtype=np.int64)),
+            "created_s": pa.array(created),
+            "kind": dict_col((desc["database"] < 0).astype(np.int32), ["inquiry", "admin"]),
+            "device": dict_col(origin, list(model.device_names)),
+            "device_kind": dict_col(desc["device_kind"], ["terminal", "mdt"]),
+            "agency": dict_col(agency, agency_names),
+            "county": pa.array(np.asarray(county_of_agency, dtype=object)[agency]
+                               if len(agency) else np.zeros(0, dtype=object)).dictionary_encode(),
+            "database": dict_col(desc["database"], list(DATABASES)),
+            "dest_agency": dict_col(desc["dest_agency"], agency_names),
+            "state": dict_col(state.astype(np.int32), list(STATES)),
+            "reason": dict_col(np.where(reason > 0, reason, -1).astype(np.int32), list(REASONS)),
+            "where": dict_col(where, station_names),
+            "end_s": pa.array(end),
+            "response_s": pa.array(response),
+        }
+    )
+
+
+def end_to_end(messages: pd.DataFrame, by: str, warmup: float) -> pd.DataFrame:
+    """Answered-response-time summary grouped by `by` (messages created after warm-up)."""
+    m = messages[messages["created_s"] >= warmup]
+    counts = m.groupby(by, observed=True)["state"].value_counts().unstack(fill_value=0)
+    ans = m[m["state"] == "answered"].groupby(by, observed=True)["response_s"]
+    out = pd.DataFrame(
+        {
+            "mean_s": ans.mean(),
+            "p50_s": ans.quantile(0.50),
+            "p95_s": ans.quantile(0.95),
+            "p99_s": ans.quantile(0.99),
+        }
+    )
+    out = counts.join(out, how="left").reset_index()
+    for col in STATES:
+        if col not in out:
+            out[col] = 0
+    return out
+
+
+def state_counts(messages: pd.DataFrame) -> dict[str, int]:
+    vc = messages["state"].value_counts()
+    return {s: int(vc.get(s, 0)) for s in STATES}

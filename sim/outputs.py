@@ -1,0 +1,129 @@
+"""Result directories: written under a hidden partial name, renamed when complete.
+
+A run directory only appears under its final name, with a ``manifest.json`` whose
+``status`` is ``complete``, once every table is on disk; a failed or interrupted
+run leaves nothing that looks finished (its partial directory is removed).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import subprocess
+import time
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Iterator
+
+from sim.errors import ScenarioError
+
+MANIFEST_VERSION = 1
+PACKAGES = ("simpy", "numpy", "networkx", "pyarrow", "pandas", "pydantic", "scipy")
+
+
+def versions() -> dict[str, str]:
+    out = {"python": platform.python_version(), "clets-testbed": _version("clets-testbed")}
+    out.update({p: _version(p) for p in PACKAGES})
+    return out
+
+
+def _version(pkg: str) -> str:
+    try:
+        return metadata.version(pkg)
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def git_hash() -> str | None:
+    here = Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True,
+                             timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def new_run_id(seed: int) -> str:
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + f"-s{seed}"
+
+
+@contextmanager
+def run_directory(final: Path) -> Iterator[Path]:
+    """Yield a partial directory; rename it to `final` on success, delete it on failure."""
+    final = Path(final)
+    if final.exists():
+        raise ScenarioError(f"output directory already exists: {final} (choose another --out)")
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        partial = final.parent / f".{final.name}.partial-{os.getpid()}"
+        if partial.exists():
+            shutil.rmtree(partial)
+        partial.mkdir()
+    except OSError as err:
+        raise ScenarioError(f"output directory {final.parent} is not writable: {err.strerror}") from None
+    try:
+        yield partial
+        os.replace(partial, final)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+
+
+def write_manifest(directory: Path, **fields) -> Path:
+    manifest = {
+        "manifest_version": MANIFEST_VERSION,
+        "status": "complete",
+        "written_at": datetime.now(timezone.utc).isoformat(),
+        "versions": versions(),
+        "git": git_hash(),
+        **fields,
+    }
+    path = Path(directory) / "manifest.json"
+    path.write_text(json.dumps(manifest, indent=2, default=_jsonable))
+    return path
+
+
+def _jsonable(x):
+    if hasattr(x, "item"):
+        return x.item()
+    if isinstance(x, Path):
+        return str(x)
+    return str(x)
+
+
+class Timer:
+    def __init__(self) -> None:
+        self.t0 = time.perf_counter()
+
+    def __call__(self) -> float:
+        return time.perf_counter() - self.t0
+
+
+def write_network_run(run, directory: Path, scenario_path: str | None = None) -> None:
+    """Tables of a message-level run (Parquet; small ones also as CSV) plus the manifest."""
+    import pyarrow.parquet as pq
+
+    directory = Path(directory)
+    if run.scenario.outputs.messages:
+        pq.write_table(run.messages, directory / "messages.parquet")
+    for name, df in (("nodes", run.nodes), ("e2e_by_county", run.by_county),
+                     ("e2e_by_database", run.by_database), ("faults", run.faults)):
+        df.to_parquet(directory / f"{name}.parquet", index=False)
+        df.to_csv(directory / f"{name}.csv", index=False)
+    write_manifest(
+        directory,
+        kind="network_run",
+        scenario_name=run.scenario.name,
+        scenario_file=scenario_path,
+        scenario=run.scenario.model_dump(mode="json"),
+        seed=run.seed,
+        load_factor=run.load_factor,
+        horizon_s=run.horizon_s,
+        warmup_s=run.warmup_s,
+        summary=run.summary,
+    )

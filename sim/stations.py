@@ -1,0 +1,171 @@
+"""Queueing primitives of the message path: switches (stations), the hub role, links.
+
+A `Station` is a FIFO multi-server switch with a finite waiting room. It is not
+a SimPy Resource: the message process in `sim.network` drives it inline (one
+Timeout per service, one Event only when a message must wait), which is what
+keeps the model within a few percent of a bare SimPy chain. The station keeps
+exact time integrals of busy servers and queue length, so utilisation and
+time-average queue length need no sampling.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections import deque
+from typing import Callable
+
+import numpy as np
+from simpy import Environment, Event
+
+from sim.distributions import BLOCK
+
+FAILED = "failed"  # value sent to a waiting message when its station fails
+
+
+class Station:
+    """A switch: `servers` processors, a FIFO queue of at most `buffer` waiting messages."""
+
+    __slots__ = (
+        "env", "name", "kind", "county", "servers", "buffer", "sample", "busy", "queue", "up",
+        "epoch", "slow", "on_failure", "recovered", "extra_latency",
+        "arrivals", "completed", "rejected", "lost",
+        "busy_area", "queue_area", "last_t", "stats_from",
+        "sojourn", "wait", "record_from", "initial",
+    )
+
+    def __init__(self, env: Environment, name: str, kind: str, servers: int, buffer: int | None,
+                 sample: Callable[[], float], county: str = "", on_failure: str = "lose"):
+        self.env = env
+        self.name = name
+        self.kind = kind
+        self.county = county
+        self.servers = servers
+        self.buffer = buffer if buffer is not None else 1 << 62
+        self.sample = sample
+        self.busy = 0
+        self.queue: deque[Event] = deque()
+        self.up = True
+        self.epoch = 0
+        self.slow = 1.0
+        self.on_failure = on_failure
+        self.recovered: Event | None = None
+        self.extra_latency = 0.0
+        self.arrivals = 0
+        self.completed = 0
+        self.rejected = 0
+        self.lost = 0
+        self.busy_area = 0.0
+        self.queue_area = 0.0
+        self.last_t = 0.0
+        self.stats_from = 0.0
+        self.sojourn = array("d")
+        self.wait = array("d")
+        self.record_from = 0.0
+        self.initial = 0  # messages inside when statistics (re)started
+
+    def account(self) -> None:
+        """Bring the busy/queue time integrals up to now."""
+        now = self.env.now
+        dt = now - self.last_t
+        self.busy_area += self.busy * dt
+        self.queue_area += len(self.queue) * dt
+        self.last_t = now
+
+    def reset_stats(self) -> None:
+        """Start statistics afresh at the current time (end of warm-up)."""
+        self.account()
+        self.busy_area = self.queue_area = 0.0
+        self.arrivals = self.completed = self.rejected = self.lost = 0
+        self.stats_from = self.env.now
+        self.record_from = self.env.now
+        self.initial = self.in_system()
+
+    def fail(self) -> None:
+        """Go down: servers stop, waiting messages are told, in-service ones see a new epoch."""
+        if not self.up:
+            return
+        self.account()
+        self.up = False
+        self.epoch += 1
+        self.lost += self.busy + len(self.queue)  # evicted: lost, or retried elsewhere/later
+        self.busy = 0
+        waiting = list(self.queue)
+        self.queue.clear()
+        self.recovered = Event(self.env)
+        for ev in waiting:
+            ev.succeed(FAILED)
+
+    def repair(self) -> None:
+        if self.up:
+            return
+        self.account()
+        self.up = True
+        rec, self.recovered = self.recovered, None
+        if rec is not None:
+            rec.succeed()
+
+    def in_system(self) -> int:
+        return self.busy + len(self.queue)
+
+    def balance(self) -> int:
+        """Flow conservation residual; zero when every arrival is accounted for.
+
+        arrivals + initial = completed + rejected + lost (evicted by a failure) + still inside.
+        """
+        return self.arrivals + self.initial - (
+            self.completed + self.rejected + self.lost + self.in_system()
+        )
+
+
+class HubRole:
+    """The hub as routes see it: whichever site (primary or backup) is active.
+
+    During a switch-over `active` is None and arriving messages wait on `ready`
+    (the county MSCs store and forward them until the backup takes over).
+    """
+
+    __slots__ = ("env", "primary", "backup", "active", "ready")
+
+    def __init__(self, env: Environment, primary: Station, backup: Station):
+        self.env = env
+        self.primary = primary
+        self.backup = backup
+        self.active: Station | None = primary
+        self.ready: Event | None = None
+
+    def begin_switchover(self) -> None:
+        self.active = None
+        self.ready = Event(self.env)
+
+    def complete_switchover(self, site: Station) -> None:
+        self.active = site
+        ready, self.ready = self.ready, None
+        if ready is not None:
+            ready.succeed()
+
+
+class LinkState:
+    """A circuit (both directions) that faults can take down; radio links can lose frames."""
+
+    __slots__ = ("name", "up", "lossy", "max_attempts", "retry_timeout", "_rng", "_p", "_buf", "_i")
+
+    def __init__(self, name: str, loss_probability: float = 0.0, max_retries: int = 0,
+                 retry_timeout: float = 0.0, rng: np.random.Generator | None = None):
+        self.name = name
+        self.up = True
+        self.lossy = loss_probability > 0
+        self.max_attempts = max_retries + 1
+        self.retry_timeout = retry_timeout
+        self._rng = rng
+        self._p = loss_probability
+        self._buf: list[int] = []
+        self._i = 0
+
+    def attempts(self) -> int:
+        """Transmissions needed to get one frame through (geometric in the loss probability)."""
+        i = self._i
+        if i >= len(self._buf):
+            self._buf = self._rng.geometric(1.0 - self._p, BLOCK).tolist()
+            i = 0
+        self._i = i + 1
+        return self._buf[i]
