@@ -65,6 +65,7 @@ def message_table(model, horizon: float) -> pa.Table:
     station_names = [s.name for s in model.stations]
     agency_names = model.agencies
     county_of_agency = [model.graph.nodes[a]["county"] for a in agency_names]
+    type_of_agency = [model.graph.nodes[a]["agency_type"] for a in agency_names]
     answered = state == ANSWERED
     response = np.where(answered, end - created, np.nan)
 
@@ -82,6 +83,8 @@ def message_table(model, horizon: float) -> pa.Table:
             "device": dict_col(origin, list(model.device_names)),
             "device_kind": dict_col(desc["device_kind"], ["terminal", "mdt"]),
             "agency": dict_col(agency, agency_names),
+            "agency_type": pa.array(np.asarray(type_of_agency, dtype=object)[agency]
+                                    if len(agency) else np.zeros(0, dtype=object)).dictionary_encode(),
             "county": pa.array(np.asarray(county_of_agency, dtype=object)[agency]
                                if len(agency) else np.zeros(0, dtype=object)).dictionary_encode(),
             "database": dict_col(desc["database"], list(DATABASES)),
