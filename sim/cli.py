@@ -14,6 +14,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -37,7 +38,7 @@ def user_errors(fn):
         try:
             return fn(*args, **kwargs)
         except ScenarioError as e:
-            err.print(f"[bold red]error:[/] {e}", highlight=False, markup=True)
+            err.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             err.print("interrupted; partial results were removed")
@@ -56,6 +57,33 @@ def _progress() -> Progress:
         console=err,
         transient=False,
     )
+
+
+class LazyBar:
+    """A progress bar that appears on the first update, so input errors found while
+    preparing a run are not preceded by an empty bar."""
+
+    def __init__(self, description: str, total: float):
+        self.description, self.total = description, total
+        self.progress: Progress | None = None
+        self.task = None
+
+    def update(self, completed: float | None = None, advance: float | None = None) -> None:
+        if self.progress is None:
+            self.progress = _progress()
+            self.progress.start()
+            self.task = self.progress.add_task(self.description, total=self.total)
+        if completed is not None:
+            self.progress.update(self.task, completed=completed)
+        if advance is not None:
+            self.progress.advance(self.task, advance)
+
+    def __enter__(self) -> LazyBar:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.progress is not None:
+            self.progress.stop()
 
 
 def _resolve_county(name: str) -> str:
@@ -103,10 +131,9 @@ def run(
     root = _seed(scenario, seed)
     target = _out_dir(scenario, out_dir, root)
     with run_directory(target) as tmp:
-        with _progress() as progress:
-            task = progress.add_task(f"{scenario.name} (seed {root})", total=1.0)
+        with LazyBar(f"{scenario.name} (seed {root})", total=1.0) as bar:
             result = simulate_network(scenario, seed=root, load_factor=load_factor,
-                                      progress=lambda f: progress.update(task, completed=f))
+                                      progress=lambda f: bar.update(completed=f))
         write_network_run(result, tmp, str(scenario_file))
     _print_run_summary(result)
     out.print(f"results: [bold]{target}[/]")
@@ -192,6 +219,7 @@ def capacity(
     """Sweep the load factor: table, CSV/Parquet, PNG plot, the knee and the bottleneck node."""
     from sim.capacity import plot_capacity, sweep_capacity
     from sim.outputs import run_directory, write_manifest
+    from sim.runner import preflight
 
     scenario = load_scenario(scenario_file)
     spec = load_factors if load_factors is not None else scenario.capacity.load_factors
@@ -203,12 +231,13 @@ def capacity(
     ]:
         raise ScenarioError(f"--county: {focus!r} is not in this scenario's topology.counties")
     root = _seed(scenario, seed)
+    preflight(scenario, root, focus)
     target = _out_dir(scenario, out_dir, root, "capacity-")
     with run_directory(target) as tmp:
-        with _progress() as progress:
-            task = progress.add_task(f"capacity sweep ({len(factors)} loads)", total=len(factors))
+        with LazyBar(f"capacity sweep ({len(factors)} loads)", total=len(factors)) as bar:
+            bar.update(completed=0)
             result = sweep_capacity(scenario, factors, root, focus, workers,
-                                    on_point=lambda _row: progress.advance(task))
+                                    on_point=lambda _row: bar.update(advance=1))
         result.points.to_csv(tmp / "capacity.csv", index=False)
         result.points.to_parquet(tmp / "capacity.parquet", index=False)
         result.nodes.to_parquet(tmp / "capacity_nodes.parquet", index=False)

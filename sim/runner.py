@@ -135,3 +135,10 @@ def simulate_network(
     lf = load_factor if focus_county is not None and load_factor is not None else scenario.traffic.load_factor
     return NetworkRun(scenario, streams.root_seed, lf, horizon, warmup,
                       messages, nodes, by_county, by_database, faults, summary)
+
+
+def preflight(scenario: Scenario, seed: int, focus_county: str | None = None) -> None:
+    """Build the model and resolve its fault plan without running: input errors surface
+    before any long work starts (and before worker processes are launched)."""
+    model, _source, streams = prepare(scenario, seed, 1.0, None, focus_county)
+    plan_faults(model, scenario, streams, scenario.horizon.duration_s)
