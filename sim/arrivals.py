@@ -80,10 +80,7 @@ class PoissonArrivals:
         return self.total_rate * self.profile[hour]
 
     def expected_count(self, start: float, end: float) -> float:
-        total, t = 0.0, start
-        for a, b, rate in self._bins(start, end):
-            total += rate * (b - a)
-        return total
+        return sum(rate * (b - a) for a, b, rate in self._bins(start, end))
 
     def _bins(self, start: float, end: float):
         """Constant-rate pieces: cut at clock-hour boundaries and every `slice_s`."""

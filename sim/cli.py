@@ -146,6 +146,13 @@ def _print_run_summary(result) -> None:
         t.add_column(col, justify="right")
     t.add_row(*(f"{s[c]:,}" for c in ("generated", "answered", "rejected", "timed_out", "in_flight")))
     out.print(t)
+    failed = result.messages.select(["state", "reason", "where"]).to_pandas()
+    failed = failed[failed["state"].isin(["rejected", "timed_out"])]
+    if len(failed):
+        why = failed.groupby(["state", "reason", "where"], observed=True, dropna=False).size()
+        why = why.sort_values(ascending=False).head(6)
+        parts = [f"{st} {r or '-'}@{w if isinstance(w, str) else '-'}: {n:,}" for (st, r, w), n in why.items()]
+        out.print("not answered (top causes): " + "; ".join(parts), highlight=False)
     if s.get("p95_s") is not None:
         out.print(f"end-to-end response (answered, after warm-up): mean {s['mean_s']:.3f} s, "
                   f"p50 {s['p50_s']:.3f} s, p95 {s['p95_s']:.3f} s, p99 {s['p99_s']:.3f} s")

@@ -7,7 +7,7 @@ import pandas as pd
 import pyarrow as pa
 
 from sim.config import DATABASES
-from sim.network import REASONS, STATES, ANSWERED, QueueNet
+from sim.network import ANSWERED, REASONS, STATES, QueueNet
 
 QUANTILES = (0.50, 0.95, 0.99)
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from simpy import Environment, Event, Timeout
 
-from sim.stations import FAILED, HubRole, LinkState, Station
+from sim.stations import FAILED, HubRole, Station
 
 # fates (internal) ------------------------------------------------------------
 PENDING, DELIVERED, REJECTED, LOST = 0, 1, 2, 3
@@ -112,14 +112,13 @@ class QueueNet:
     def __init__(self, env: Environment | None = None):
         self.env = env or Environment()
         self.stations: list[Station] = []
+        self._station_index: dict[int, int] = {}  # id(station) -> position, for `where`
         self.log = MessageLog()
 
     def add_station(self, station: Station) -> Station:
+        self._station_index[id(station)] = len(self.stations)
         self.stations.append(station)
         return station
-
-    def station_index(self) -> dict[int, int]:
-        return {id(s): i for i, s in enumerate(self.stations)}
 
     # ------------------------------------------------------------------ fates
     def _settle(self, i: int, fate: int, reason: int = R_NONE, where: Station | None = None) -> None:
@@ -130,14 +129,8 @@ class QueueNet:
         log.end[i] = self.env.now
         log.reason[i] = reason
         if where is not None:
-            log.where[i] = self._where_index(where)
+            log.where[i] = self._station_index[id(where)]
         log.finalized += 1
-
-    def _where_index(self, st: Station) -> int:
-        idx = getattr(self, "_idx_cache", None)
-        if idx is None or len(idx) != len(self.stations):
-            idx = self._idx_cache = self.station_index()
-        return idx.get(id(st), -1)
 
     # ------------------------------------------------------------------ the hot path
     def message(self, i: int, route: tuple[Hop, ...]):

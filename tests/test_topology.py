@@ -11,7 +11,7 @@ from sim.config import Scenario, parse_scenario
 from sim.errors import ScenarioError
 from sim.rng import Streams
 from sim.runner import prepare
-from topology import HUB, BACKUP_HUB, build_topology, counts_by_kind, load_counties, msc_node
+from topology import BACKUP_HUB, HUB, build_topology, counts_by_kind, load_counties, msc_node
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +48,7 @@ def test_layout_follows_clets(statewide):
     for n in direct:
         assert G.has_edge(n, HUB)
         assert not any(G.nodes[m]["kind"] == "msc" for m in G.successors(n))
-    for u, v, d in G.edges(data=True):
+    for _u, _v, d in G.edges(data=True):
         assert d["bandwidth_bps"] > 0 and d["latency_s"] >= 0 and d["up"] is True
     # every device reaches a database through its agency
     for n, d in G.nodes(data=True):
@@ -78,7 +78,10 @@ def test_same_seed_same_graph_different_seed_differs():
     b = build_topology(s.topology, s.network, Streams(3))
     c = build_topology(s.topology, s.network, Streams(4))
     assert nx.utils.graphs_equal(a, b)
-    term = lambda G: Counter(d["agency"] for _, d in G.nodes(data=True) if d["kind"] == "terminal")
+
+    def term(G):
+        return Counter(d["agency"] for _, d in G.nodes(data=True) if d["kind"] == "terminal")
+
     assert term(a) == term(b)
     assert term(a) != term(c)
 
