@@ -35,6 +35,13 @@ DATABASES = (
 )
 
 
+def check_database_names(names) -> None:
+    """Every name must be one of the eight CLETS databases."""
+    unknown = sorted(set(names) - set(DATABASES))
+    if unknown:
+        raise ValueError(f"unknown database {unknown[0]!r}; known: {', '.join(DATABASES)}")
+
+
 class Strict(BaseModel):
     """Base: unknown keys are errors, values are validated on assignment too."""
 
@@ -151,16 +158,14 @@ class Network(Strict):
     admin_bytes: PositiveInt = 1500
     response_timeout_s: PositiveFloat = 30.0
 
-    @field_validator("databases")
+    @field_validator("databases", mode="before")
     @classmethod
-    def _known_databases(cls, v: dict[str, Switch]) -> dict[str, Switch]:
-        unknown = sorted(set(v) - set(DATABASES))
-        if unknown:
-            raise ValueError(f"unknown database {unknown[0]!r}; known: {', '.join(DATABASES)}")
-        missing = sorted(set(DATABASES) - set(v))
-        if missing:
-            raise ValueError(f"database {missing[0]!r} is missing; all of {', '.join(DATABASES)} are needed")
-        return v
+    def _databases_over_defaults(cls, v):
+        """A scenario names only the databases it changes; the others keep their defaults."""
+        if not isinstance(v, dict):
+            return v
+        check_database_names(v)
+        return {**_default_databases(), **v}
 
 
 # --------------------------------------------------------------------------- topology
@@ -278,9 +283,7 @@ class Traffic(Strict):
     @field_validator("database_mix")
     @classmethod
     def _mix_ok(cls, v: dict[str, float]) -> dict[str, float]:
-        unknown = sorted(set(v) - set(DATABASES))
-        if unknown:
-            raise ValueError(f"unknown database {unknown[0]!r}; known: {', '.join(DATABASES)}")
+        check_database_names(v)
         if sum(v.values()) <= 0:
             raise ValueError("at least one database share must be > 0")
         return v
@@ -328,8 +331,7 @@ class DatabaseSlowdown(Strict):
     @field_validator("database")
     @classmethod
     def _known(cls, v: str) -> str:
-        if v not in DATABASES:
-            raise ValueError(f"unknown database {v!r}; known: {', '.join(DATABASES)}")
+        check_database_names([v])
         return v
 
 
@@ -408,8 +410,8 @@ def _format_validation_error(path: Path, err: ValidationError) -> str:
         elif e["type"] == "missing":
             lines.append(f"  {loc}: required field is missing")
         else:
-            shown = value if not isinstance(value, dict) else "{...}"
-            lines.append(f"  {loc} = {shown!r}: {msg}")
+            shown = "{...}" if isinstance(value, dict) else repr(value)
+            lines.append(f"  {loc} = {shown}: {msg}")
     return "\n".join(lines)
 
 
