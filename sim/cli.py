@@ -158,8 +158,9 @@ def _print_run_summary(result) -> None:
                   f"p50 {s['p50_s']:.3f} s, p95 {s['p95_s']:.3f} s, p99 {s['p99_s']:.3f} s")
     nodes = result.nodes.sort_values("utilization", ascending=False).head(8)
     nt = Table(title="busiest nodes")
-    for col in ("node", "servers", "utilization", "mean_queue", "p95_s", "rejected", "lost"):
-        nt.add_column(col, justify="right" if col != "node" else "left")
+    nt.add_column("node", no_wrap=True)
+    for col in ("servers", "utilization", "mean_queue", "p95_s", "rejected", "lost"):
+        nt.add_column(col, justify="right")
     for _, r in nodes.iterrows():
         nt.add_row(r["node"], str(r["servers"]), f"{r['utilization']:.3f}", f"{r['mean_queue']:.3f}",
                    f"{r['p95_s']:.3f}", str(r["rejected"]), str(r["lost"]))

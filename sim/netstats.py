@@ -121,3 +121,18 @@ def end_to_end(messages: pd.DataFrame, by: str, warmup: float) -> pd.DataFrame:
 def state_counts(messages: pd.DataFrame) -> dict[str, int]:
     vc = messages["state"].value_counts()
     return {s: int(vc.get(s, 0)) for s in STATES}
+
+
+def timeline(messages: pd.DataFrame, timeout: float, bin_s: float = 60.0) -> pd.DataFrame:
+    """Per time bin of creation: counts by end state and the sender's response-time quantiles
+    (timed-out messages counted at the timeout), to see a fault's effect over time."""
+    m = messages.assign(bin_start_s=(messages["created_s"] // bin_s) * bin_s)
+    counts = m.groupby("bin_start_s")["state"].value_counts().unstack(fill_value=0)
+    for col in STATES:
+        if col not in counts:
+            counts[col] = 0
+    waited = m[m["state"].isin(["answered", "timed_out"])]
+    rt = waited["response_s"].where(waited["state"] == "answered", timeout).clip(upper=timeout)
+    g = rt.groupby(waited["bin_start_s"])
+    q = pd.DataFrame({"p50_s": g.quantile(0.50), "p95_s": g.quantile(0.95), "p99_s": g.quantile(0.99)})
+    return counts[list(STATES)].join(q, how="left").reset_index()

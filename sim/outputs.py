@@ -112,7 +112,8 @@ def write_network_run(run, directory: Path, scenario_path: str | None = None) ->
     if run.scenario.outputs.messages:
         pq.write_table(run.messages, directory / "messages.parquet")
     for name, df in (("nodes", run.nodes), ("e2e_by_county", run.by_county),
-                     ("e2e_by_database", run.by_database), ("faults", run.faults)):
+                     ("e2e_by_database", run.by_database), ("faults", run.faults),
+                     ("timeline", run.timeline)):
         df.to_parquet(directory / f"{name}.parquet", index=False)
         df.to_csv(directory / f"{name}.csv", index=False)
     write_manifest(

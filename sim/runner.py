@@ -21,7 +21,7 @@ from sim.config import Scenario
 from sim.errors import ScenarioError
 from sim.faults import fault_process, plan_faults
 from sim.model import CletsNetwork
-from sim.netstats import end_to_end, message_table, node_stats, state_counts
+from sim.netstats import end_to_end, message_table, node_stats, state_counts, timeline
 from sim.rng import Streams
 from topology.builder import build_topology
 
@@ -38,6 +38,7 @@ class NetworkRun:
     by_county: pd.DataFrame
     by_database: pd.DataFrame
     faults: pd.DataFrame
+    timeline: pd.DataFrame
     summary: dict = field(default_factory=dict)
 
 
@@ -112,6 +113,7 @@ def simulate_network(
     nodes = node_stats(model, horizon)
     by_county = end_to_end(msg_df, "county", warmup)
     by_database = end_to_end(msg_df[msg_df["database"].notna()], "database", warmup)
+    per_minute = timeline(msg_df, scenario.network.response_timeout_s)
     counts = state_counts(msg_df)
     measured = msg_df[(msg_df["created_s"] >= warmup) & (msg_df["state"] == "answered")]["response_s"]
     summary = {
@@ -134,7 +136,7 @@ def simulate_network(
     )
     lf = load_factor if focus_county is not None and load_factor is not None else scenario.traffic.load_factor
     return NetworkRun(scenario, streams.root_seed, lf, horizon, warmup,
-                      messages, nodes, by_county, by_database, faults, summary)
+                      messages, nodes, by_county, by_database, faults, per_minute, summary)
 
 
 def preflight(scenario: Scenario, seed: int, focus_county: str | None = None) -> None:

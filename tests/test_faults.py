@@ -144,3 +144,13 @@ def test_random_msc_outages_are_planned_and_reproducible():
     assert len(r1.faults) > 0
     pd.testing.assert_frame_equal(r1.faults, r2.faults)
     assert set(r1.faults["action"]) == {"down", "up"}
+
+
+def test_timeline_shows_the_failover_spike():
+    faults = {"scheduled": [{"kind": "hub_failover", "start_s": 600, "switchover_s": 90}]}
+    run = simulate_network(scenario(faults, {"response_timeout_s": 300}), seed=4)
+    tl = run.timeline.set_index("bin_start_s")
+    assert tl[["in_flight", "answered", "rejected", "timed_out"]].to_numpy().sum() == run.summary["generated"]
+    # messages created in the minute the hub fails wait for the backup: p95 near the switch-over
+    assert tl.loc[600.0, "p95_s"] > 60
+    assert tl.loc[300.0, "p95_s"] < 5 and tl.loc[1200.0, "p95_s"] < 5
