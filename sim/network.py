@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from simpy import Environment, Event, Timeout
 
-from sim.stations import FAILED, HubRole, Station
+from sim.stations import HubRole, Station
 
 # fates (internal) ------------------------------------------------------------
 PENDING, DELIVERED, REJECTED, LOST = 0, 1, 2, 3
@@ -171,6 +171,7 @@ class QueueNet:
                 st.busy_area += st.busy * dt
                 st.queue_area += len(q) * dt
                 st.last_t = t_arr
+                epoch = st.epoch  # a failure while this message is inside bumps the epoch
                 if st.busy < st.servers:
                     st.busy += 1
                 else:
@@ -180,17 +181,11 @@ class QueueNet:
                         return
                     ev = Event(env)
                     q.append(ev)
-                    if (yield ev) is FAILED:
-                        if st.on_failure == "retry":
-                            if target.__class__ is not HubRole:
-                                yield st.recovered
-                            continue
-                        self._settle(i, LOST, R_FAILED, st)
-                        return
-                epoch = st.epoch
+                    yield ev
                 t_start = env._now
-                yield Timeout(env, st.sample() * st.slow)
-                if st.epoch != epoch:  # the station failed while serving this message
+                if st.epoch == epoch:
+                    yield Timeout(env, st.sample() * st.slow)
+                if st.epoch != epoch:  # the station failed while this message was inside
                     if st.on_failure == "retry":
                         if target.__class__ is not HubRole and st.recovered is not None:
                             yield st.recovered

@@ -19,8 +19,6 @@ from simpy import Environment, Event
 
 from sim.distributions import BLOCK
 
-FAILED = "failed"  # value sent to a waiting message when its station fails
-
 
 class Station:
     """A switch: `servers` processors, a FIFO queue of at most `buffer` waiting messages."""
@@ -81,7 +79,8 @@ class Station:
         self.initial = self.in_system()
 
     def fail(self) -> None:
-        """Go down: servers stop, waiting messages are told, in-service ones see a new epoch."""
+        """Go down: servers stop; every message inside sees a new epoch (waiting ones are woken
+        now, those in service when their service time ends) and is lost or retried."""
         if not self.up:
             return
         self.account()
@@ -93,7 +92,7 @@ class Station:
         self.queue.clear()
         self.recovered = Event(self.env)
         for ev in waiting:
-            ev.succeed(FAILED)
+            ev.succeed()
 
     def repair(self) -> None:
         if self.up:
