@@ -18,7 +18,6 @@ point of view, using the response timeout.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 from simpy import Environment, Event, Timeout
@@ -97,15 +96,6 @@ class MessageLog:
         return state, reason
 
 
-@dataclass
-class RouteInfo:
-    """What a route id means: used by the model to label message records."""
-
-    device: int = -1
-    database: int = -1
-    dest_agency: int = -1
-
-
 class QueueNet:
     """A network of stations driven by SimPy message processes along fixed routes."""
 
@@ -113,6 +103,7 @@ class QueueNet:
         self.env = env or Environment()
         self.stations: list[Station] = []
         self._station_index: dict[int, int] = {}  # id(station) -> position, for `where`
+        self.routes: list[tuple[Hop, ...]] = []  # route id -> hops
         self.log = MessageLog()
 
     def add_station(self, station: Station) -> Station:
@@ -226,8 +217,6 @@ class QueueNet:
                 if dt > 0:
                     yield Timeout(env, dt)
                 process(message(first + j, routes[r]))
-
-    routes: list[tuple[Hop, ...]]
 
 
 def link_delay(latency_s: float, bandwidth_bps: float, size_bytes: int) -> float:
