@@ -1,0 +1,129 @@
+"""The whole scenario, YAML loading and user-facing validation messages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import yaml
+from pydantic import Field, ValidationError, model_validator
+
+from sim.config.base import NonNegFloat, NonNegInt, PositiveFloat, PositiveInt, Strict
+from sim.config.network import Faults, Network
+from sim.config.topology import Topology
+from sim.config.traffic import Traffic
+from sim.errors import ScenarioError
+
+# --------------------------------------------------------------------------- run
+
+
+class Horizon(Strict):
+    start_hour: Annotated[float, Field(ge=0, lt=24)] = Field(
+        default=16.0, description="clock hour at simulated time 0 (the diurnal curve uses it)"
+    )
+    duration_s: PositiveFloat = 3600.0
+    warmup_s: NonNegFloat = 300.0
+
+    @model_validator(mode="after")
+    def _warmup_shorter(self) -> Horizon:
+        if self.warmup_s >= self.duration_s:
+            raise ValueError(
+                f"warmup_s ({self.warmup_s}) must be shorter than duration_s ({self.duration_s})"
+            )
+        return self
+
+
+class Capacity(Strict):
+    target_p95_s: PositiveFloat = Field(default=3.0, description="end-to-end p95 response target")
+    load_factors: str = Field(default="0.5:3:0.25", description="start:stop:step, stop included")
+    top_nodes: PositiveInt = Field(default=5, description="nodes plotted (highest utilisation)")
+
+
+class Outputs(Strict):
+    dir: str = "results"
+    messages: bool = Field(default=True, description="write per-message records (Parquet)")
+
+
+class Scenario(Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    description: str = ""
+    seed: NonNegInt | None = Field(default=None, description="root seed; null = draw one and record it")
+    horizon: Horizon = Horizon()
+    topology: Topology = Topology()
+    network: Network = Network()
+    traffic: Traffic = Traffic()
+    faults: Faults = Faults()
+    capacity: Capacity = Capacity()
+    outputs: Outputs = Outputs()
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _format_validation_error(path: Path, err: ValidationError) -> str:
+    lines = [f"{path}: invalid scenario"]
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"])
+        value = e.get("input")
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            lines.append(f"  {loc}: unknown key (value {value!r})")
+        elif e["type"] == "missing":
+            lines.append(f"  {loc}: required field is missing")
+        else:
+            shown = "{...}" if isinstance(value, dict) else repr(value)
+            lines.append(f"  {loc} = {shown}: {msg}")
+    return "\n".join(lines)
+
+
+def parse_scenario(data: object, source: str | Path = "<scenario>") -> Scenario:
+    """Validate an already-parsed mapping; raises ScenarioError with every problem listed."""
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{source}: a scenario must be a mapping of keys, got {type(data).__name__}")
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as err:
+        raise ScenarioError(_format_validation_error(Path(str(source)), err)) from None
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario YAML file."""
+    p = Path(path)
+    if not p.exists():
+        raise ScenarioError(f"scenario file not found: {p}")
+    if p.is_dir():
+        raise ScenarioError(f"scenario path is a directory, not a YAML file: {p}")
+    try:
+        data = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(err, "problem", None) or str(err)
+        raise ScenarioError(f"{p}: not valid YAML{where}: {problem}") from None
+    return parse_scenario(data, p)
+
+
+def parse_load_factors(spec: str, field: str = "load_factors") -> list[float]:
+    """'0.5:3:0.25' -> [0.5, 0.75, ..., 3.0] (stop included); 'a,b,c' -> explicit list."""
+    try:
+        if ":" in spec:
+            parts = [float(x) for x in spec.split(":")]
+            if len(parts) != 3:
+                raise ValueError
+            start, stop, step = parts
+            if step <= 0:
+                raise ScenarioError(f"{field} = {spec!r}: step must be > 0")
+            n = int(round((stop - start) / step + 1e-9)) + 1 if stop >= start else 0
+            values = [round(start + i * step, 10) for i in range(n)]
+        else:
+            values = [float(x) for x in spec.split(",") if x.strip()]
+    except ValueError:
+        raise ScenarioError(
+            f"{field} = {spec!r}: expected start:stop:step (e.g. 0.5:3:0.25) or a comma list"
+        ) from None
+    if not values:
+        raise ScenarioError(f"{field} = {spec!r}: the range is empty")
+    bad = [v for v in values if v <= 0]
+    if bad:
+        raise ScenarioError(f"{field} = {spec!r}: load factors must be > 0 (got {bad[0]})")
+    return values

@@ -1,0 +1,67 @@
+"""Traffic section: message-level arrival rates, hour-of-day curve, database mix."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, field_validator
+
+from sim.config.base import NonNegFloat, PositiveFloat, Probability, Strict, check_database_names
+
+# --------------------------------------------------------------------------- traffic
+
+
+class Diurnal(Strict):
+    """Hour-of-day shape of traffic, mean 1 over the day.
+
+    Either a cosine with its maximum at `peak_hour`, or 24 explicit `hourly_weights`
+    (normalised to mean 1).
+    """
+
+    peak_hour: Annotated[int, Field(ge=0, le=23)] = 16
+    amplitude: Annotated[float, Field(ge=0, lt=1)] = 0.6
+    hourly_weights: list[NonNegFloat] | None = None
+
+    @field_validator("hourly_weights")
+    @classmethod
+    def _24_weights(cls, v: list[float] | None) -> list[float] | None:
+        if v is not None:
+            if len(v) != 24:
+                raise ValueError(f"needs 24 values, one per hour (got {len(v)})")
+            if sum(v) <= 0:
+                raise ValueError("at least one weight must be > 0")
+        return v
+
+
+class Traffic(Strict):
+    terminal_rate_per_hour: PositiveFloat = Field(
+        default=4.4, description="day-average queries per fixed terminal per hour"
+    )
+    mdt_rate_per_hour: PositiveFloat = Field(
+        default=1.9, description="day-average queries per MDT per hour"
+    )
+    load_factor: PositiveFloat = 1.0
+    diurnal: Diurnal = Diurnal()
+    database_mix: dict[str, NonNegFloat] = Field(
+        default_factory=lambda: {
+            "DMV": 0.42,
+            "NCIC": 0.16,
+            "Nlets": 0.04,
+            "ACHS": 0.08,
+            "wanted_persons": 0.12,
+            "stolen_vehicles": 0.10,
+            "firearms": 0.03,
+            "restraining_orders": 0.05,
+        }
+    )
+    admin_fraction: Probability = Field(
+        default=0.03, description="share of messages that are agency-to-agency administrative traffic"
+    )
+
+    @field_validator("database_mix")
+    @classmethod
+    def _mix_ok(cls, v: dict[str, float]) -> dict[str, float]:
+        check_database_names(v)
+        if sum(v.values()) <= 0:
+            raise ValueError("at least one database share must be > 0")
+        return v
