@@ -9,9 +9,11 @@ import yaml
 from pydantic import Field, ValidationError, model_validator
 
 from sim.config.base import NonNegFloat, NonNegInt, PositiveFloat, PositiveInt, Strict
+from sim.config.journal import Journal, Misuse
 from sim.config.network import Faults, Network
 from sim.config.topology import Topology
 from sim.config.traffic import Traffic
+from sim.config.world import World
 from sim.errors import ScenarioError
 
 # --------------------------------------------------------------------------- run
@@ -52,6 +54,9 @@ class Scenario(Strict):
     topology: Topology = Topology()
     network: Network = Network()
     traffic: Traffic = Traffic()
+    world: World = World()
+    journal: Journal = Journal()
+    misuse: Misuse = Misuse()
     faults: Faults = Faults()
     capacity: Capacity = Capacity()
     outputs: Outputs = Outputs()

@@ -1,0 +1,95 @@
+"""Domain catalogue: CLETS message keys, stated purposes, misuse categories and archetypes.
+
+Pure data, imported by the config (for validation) and by the generators. Misuse
+categories carry the source that names them: the DOJ bulletin 18-07-CJIS (seed 000),
+the Orange County Probation policy (seed 001), the Sacramento PD roll-call bulletin
+(seed 002), the legal explainer (seed 003) and the EFF letter to the CAC (seed 004).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sim.config.base import DATABASES
+
+
+@dataclass(frozen=True)
+class MessageKey:
+    key: str
+    database: str
+    update: bool  # update functions: full-access operators only
+    vehicle: bool  # keyed on a vehicle (plate/VIN) rather than a person
+    description: str
+
+
+MESSAGE_KEYS: tuple[MessageKey, ...] = (
+    MessageKey("DL", "DMV", False, False, "DMV driver licence record"),
+    MessageKey("RV", "DMV", False, True, "DMV vehicle registration by plate"),
+    MessageKey("QW", "wanted_persons", False, False, "wanted persons (CA and NCIC) by name/DOB"),
+    MessageKey("QV", "stolen_vehicles", False, True, "stolen vehicle system by plate/VIN"),
+    MessageKey("ZW", "NCIC", False, False, "NCIC person query (wanted, missing, protection orders)"),
+    MessageKey("QH", "ACHS", False, False, "ACHS criminal history summary (CORI index)"),
+    MessageKey("QR", "ACHS", False, False, "ACHS full criminal history record request"),
+    MessageKey("IQ", "Nlets", False, False, "Nlets interstate criminal history / out-of-state driver"),
+    MessageKey("QG", "firearms", False, False, "Automated Firearms System: gun by serial"),
+    MessageKey("RO", "restraining_orders", False, False, "restraining and protective orders (CARPOS)"),
+    MessageKey("EW", "wanted_persons", True, False, "enter a wanted person"),
+    MessageKey("EV", "stolen_vehicles", True, True, "enter a stolen vehicle"),
+)
+KEY_NAMES = tuple(k.key for k in MESSAGE_KEYS)
+KEY_DATABASE = tuple(DATABASES.index(k.database) for k in MESSAGE_KEYS)
+ACHS_KEYS = tuple(k.key for k in MESSAGE_KEYS if k.database == "ACHS")
+
+PURPOSES = (
+    "investigation",
+    "traffic_stop",
+    "warrant_service",
+    "case_followup",
+    "booking",
+    "probation_supervision",
+    "court_proceeding",
+    "record_update",
+    "automated",  # CAD/LPR/MDT system checks, no human operator
+    "licensing",  # stated by operators who believe ACHS may be used for permits (it may not)
+    "employment",
+)
+
+
+@dataclass(frozen=True)
+class Category:
+    name: str
+    description: str
+    sources: str
+
+
+MISUSE_CATEGORIES: tuple[Category, ...] = (
+    Category("self_lookup", "querying yourself", "000, 001, 002"),
+    Category("family_lookup", "querying a family member", "000, 001, 002"),
+    Category("friend_lookup", "querying a friend", "000, 001, 002"),
+    Category("ex_partner_lookup", "querying a former significant other or spouse", "002, 004 (Carlsbad)"),
+    Category("giving_data_to_others", "providing CLETS information to another officer, person, agency or company for unauthorized purposes", "000, 001"),
+    Category("sharing_credentials", "sharing user IDs or passwords", "000, 001"),
+    Category("allowing_login_use", "logging in and letting others use your authorized access", "000, 001"),
+    Category("achs_licensing", "ACHS queried for licensing, employment or certification (e.g. CCW permits)", "000, 001, 004 (Chula Vista)"),
+    Category("firearm_prepurchase", "querying a firearm to see if it is stolen before buying it", "000, 001"),
+    Category("dmv_personal_lookup", "DMV address, registration or insurance lookups for personal reasons", "000, 001, 002, 004 (Glendale)"),
+    Category("high_profile_lookup", "looking up high-profile people in the media", "000, 001, 002"),
+    Category("immigration_enforcement", "using non-criminal-history data for immigration enforcement", "001, 004 (DHS/ICE)"),
+    Category("personal_gain", "looking up records for personal gain", "002, 003"),
+    Category("colleague_request_unverified", "looking up for another employee without verifying need and right to know", "002"),
+    Category("out_of_county_no_action", "out-of-county lookups with no local law-enforcement action", "002"),
+    Category("screen_viewing_by_nonusers", "letting non-users view the screen or printouts", "001"),
+)
+CATEGORY_NAMES = tuple(c.name for c in MISUSE_CATEGORIES)
+
+ARCHETYPES = (
+    "occasional",  # Minnesota audit: many users, a few questionable lookups each; a few make many
+    "lone_snooper",  # Glendale: one employee, 15-25 lookups of women
+    "misunderstood_rule",  # Chula Vista: a unit runs CCW applicants through ACHS (38 violations)
+    "mass_rule",  # the 2023 sheriff's office: thousands of CCW-applicant checks
+    "serious_case",  # Carlsbad: stalking an ex-partner
+    "agency_purpose",  # DHS/ICE: immigration lookups of DMV data by an agency
+    "credential_sharing",  # an operator lends a login; others query under it
+    "curiosity_burst",  # news about a media figure; many operators look them up
+    "data_for_hire",  # addresses sold to a third party (personal gain, giving data to others)
+)

@@ -1,0 +1,192 @@
+"""Journal sections: who queries how often (lawful traffic), injected misuse, recording.
+
+Calibration (see docs/journal.md): human operators' lawful queries are set so the San
+Diego Sheriff's Office runs about 1 million a year; automated system checks (CAD,
+licence-plate readers, MDT auto-queries) fill the statewide total to about 2.8
+million transactions a day.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from sim.catalogue import CATEGORY_NAMES, KEY_NAMES
+from sim.config.base import NonNegFloat, NonNegInt, PositiveFloat, PositiveInt, Probability, Strict
+
+
+def _check_names(v: dict, known: tuple[str, ...], what: str) -> dict:
+    unknown = sorted(set(v) - set(known))
+    if unknown:
+        raise ValueError(f"unknown {what} {unknown[0]!r}; known: {', '.join(known)}")
+    if v and sum(v.values()) <= 0:
+        raise ValueError(f"at least one {what} weight must be > 0")
+    return v
+
+
+class Queries(Strict):
+    """Lawful traffic in the journal."""
+
+    per_shift: dict[Literal["full_access", "less_than_full_access"], NonNegFloat] = Field(
+        default_factory=lambda: {"full_access": 2.6, "less_than_full_access": 2.1},
+        description="lawful queries per operator per ten-hour shift",
+    )
+    agency_factor: dict[str, NonNegFloat] = Field(
+        default_factory=lambda: {
+            "sheriff": 1.0, "police": 1.3, "chp_area": 1.5, "chp_hq": 1.0, "probation": 0.7,
+            "district_attorney": 0.5, "court": 0.4, "other_local": 0.6, "state": 0.8,
+            "federal": 0.8,
+        },
+        description="multiplier of per_shift by agency type",
+    )
+    off_shift_share: Probability = Field(0.02, description="lawful queries outside the shift (overtime)")
+    weekly: list[NonNegFloat] = Field(
+        default_factory=lambda: [1.03, 1.04, 1.04, 1.05, 1.08, 0.93, 0.83],
+        description="Monday..Sunday multipliers",
+    )
+    automated_per_device_day: NonNegFloat = Field(
+        69.0, description="system transactions (CAD, LPR, MDT auto-checks) per terminal/MDT per day"
+    )
+    key_mix: dict[str, dict[str, NonNegFloat]] = Field(
+        default_factory=lambda: {
+            "full_access": {"DL": 20, "RV": 18, "QW": 16, "QV": 8, "ZW": 10, "QH": 7, "QR": 2,
+                            "IQ": 3, "QG": 3, "RO": 6, "EW": 4, "EV": 3},
+            "less_than_full_access": {"DL": 24, "RV": 22, "QW": 18, "QV": 9, "ZW": 10, "QH": 6,
+                                      "QR": 1, "IQ": 3, "QG": 2, "RO": 5},
+            "automated": {"RV": 55, "QV": 30, "QW": 10, "DL": 5},
+        }
+    )
+    case_number_probability: Probability = Field(0.55, description="case/call number entered (non-ACHS)")
+    achs_case_number_probability: Probability = Field(
+        0.9, description="case/call number entered on ACHS queries (required with right to know)"
+    )
+    requestor_share: Probability = Field(0.12, description="queries run for another employee")
+    other_device_share: Probability = Field(0.3, description="queries from an agency device not one's own")
+    out_of_county_share: Probability = Field(0.07, description="lawful subjects outside the county")
+    relation_base_rate: Probability = Field(
+        4e-4, description="lawful queries that happen to hit one of the operator's relations"
+    )
+    high_profile_base_rate: Probability = Field(
+        2e-5, description="lawful queries that hit a media figure (they are arrested too)"
+    )
+
+    @field_validator("agency_factor")
+    @classmethod
+    def _agency_types(cls, v):
+        known = ("sheriff", "police", "chp_area", "chp_hq", "probation", "district_attorney", "court",
+                 "other_local", "state", "federal")
+        unknown = sorted(set(v) - set(known))
+        if unknown:
+            raise ValueError(f"unknown agency type {unknown[0]!r}; known: {', '.join(known)}")
+        return v
+
+    @field_validator("key_mix")
+    @classmethod
+    def _keys(cls, v):
+        for who, mix in v.items():
+            if who not in ("full_access", "less_than_full_access", "automated"):
+                raise ValueError(f"unknown key_mix group {who!r}; use full_access, "
+                                 "less_than_full_access, automated")
+            _check_names(mix, KEY_NAMES, "message key")
+        if "less_than_full_access" in v:
+            upd = [k for k in v["less_than_full_access"] if k in ("EW", "EV")]
+            if upd:
+                raise ValueError(f"less-than-full-access operators cannot run update key {upd[0]!r}")
+        return v
+
+    @field_validator("weekly")
+    @classmethod
+    def _seven(cls, v):
+        if len(v) != 7 or sum(v) <= 0:
+            raise ValueError(f"needs 7 non-negative values, Monday..Sunday, not all 0 (got {len(v)})")
+        return v
+
+
+# --------------------------------------------------------------------------- misuse
+
+
+class Range(Strict):
+    min: NonNegInt
+    max: NonNegInt
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.max < self.min:
+            raise ValueError(f"max ({self.max}) must be >= min ({self.min})")
+        return self
+
+
+class Occasional(Strict):
+    """Minnesota audit: over half of users ran questionable lookups; a few ran many."""
+
+    user_share: Probability = 0.5
+    lookups_per_year: NonNegFloat = 1.2
+    heavy_tail_sigma: NonNegFloat = Field(1.1, description="lognormal spread of per-user rates")
+    off_shift_share: Probability = 0.35
+    category_mix: dict[str, NonNegFloat] = Field(
+        default_factory=lambda: {
+            "self_lookup": 8, "family_lookup": 14, "friend_lookup": 12, "ex_partner_lookup": 4,
+            "dmv_personal_lookup": 20, "high_profile_lookup": 6, "out_of_county_no_action": 12,
+            "colleague_request_unverified": 8, "firearm_prepurchase": 3, "giving_data_to_others": 5,
+            "screen_viewing_by_nonusers": 4, "achs_licensing": 4,
+        }
+    )
+
+    @field_validator("category_mix")
+    @classmethod
+    def _cats(cls, v):
+        return _check_names(v, CATEGORY_NAMES, "misuse category")
+
+
+class Incidents(Strict):
+    """An archetype that starts incidents at a rate; each has a size and a duration."""
+
+    incidents_per_year: NonNegFloat
+    lookups: Range
+    actors: Range = Range(min=1, max=1)
+    duration_days: PositiveFloat = 90
+    off_shift_share: Probability = 0.3
+
+
+class AgencyPurpose(Strict):
+    """Agency-level purpose misuse: DHS components running DMV lookups for immigration enforcement."""
+
+    lookups_per_agency_day: NonNegFloat = 12.0
+    agencies: Literal["dhs", "none"] = "dhs"
+    actors_per_agency: PositiveInt = 15
+
+
+class Misuse(Strict):
+    prevalence_scale: NonNegFloat = Field(1.0, description="multiplies every misuse rate (hidden prevalence)")
+    occasional: Occasional = Occasional()
+    lone_snooper: Incidents = Incidents(incidents_per_year=4, lookups=Range(min=15, max=25),
+                                        duration_days=150, off_shift_share=0.5)
+    misunderstood_rule: Incidents = Incidents(incidents_per_year=3, lookups=Range(min=20, max=60),
+                                              actors=Range(min=4, max=15), duration_days=240,
+                                              off_shift_share=0.02)
+    mass_rule: Incidents = Incidents(incidents_per_year=0.2, lookups=Range(min=3000, max=7000),
+                                     actors=Range(min=20, max=80), duration_days=330,
+                                     off_shift_share=0.02)
+    serious_case: Incidents = Incidents(incidents_per_year=8, lookups=Range(min=1, max=6),
+                                        duration_days=60, off_shift_share=0.6)
+    agency_purpose: AgencyPurpose = AgencyPurpose()
+    credential_sharing: Incidents = Incidents(incidents_per_year=12, lookups=Range(min=10, max=80),
+                                              actors=Range(min=2, max=3), duration_days=90,
+                                              off_shift_share=0.6)
+    curiosity_burst: Incidents = Incidents(incidents_per_year=3, lookups=Range(min=20, max=150),
+                                           duration_days=5, off_shift_share=0.3)
+    data_for_hire: Incidents = Incidents(incidents_per_year=2, lookups=Range(min=20, max=200),
+                                         duration_days=300, off_shift_share=0.4)
+
+
+class Journal(Strict):
+    start_date: date = date(2018, 1, 1)
+    days: PositiveInt = 365
+    mode: Literal["full", "sample", "none"] = "sample"
+    sample_rate: Annotated[float, Field(gt=0, le=1)] = Field(
+        0.01, description="share of lawful rows kept in sample mode (misuse rows are always kept)"
+    )
+    queries: Queries = Queries()
+

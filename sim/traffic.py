@@ -1,0 +1,288 @@
+"""Lawful query traffic for the journal, one day at a time, fully vectorized.
+
+Two kinds of rows:
+
+* **operator queries** (~100,000 a day statewide): full and less-than-full access
+  operators on their shift (four ten-hour days a week), a few off shift; the rate
+  depends on role and agency type, the day of the week, and whether the operator
+  is still active; keys, databases, purposes, case numbers and requestors follow
+  the scenario's mixes; subjects are mostly local, sometimes out of county, and at
+  a small natural base rate one of the operator's relations or a media figure (so
+  detection rules have realistic false positives).
+* **automated checks** (~2.7 million a day): CAD, licence-plate readers and MDT
+  auto-queries attributed to a device and its agency, with no operator. They carry
+  most of the volume and matter for capacity, not for oversight.
+
+Automated rows are drawn already sorted in time (order statistics of the day's
+arrival-time distribution, O(n)); operator and misuse rows are few and merged in by
+position, so a day costs no O(n log n) sort of its millions of rows.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.arrivals import hourly_profile
+from sim.catalogue import ACHS_KEYS, KEY_DATABASE, KEY_NAMES, MESSAGE_KEYS, PURPOSES
+from sim.config import Diurnal
+from sim.config.journal import Queries
+from sim.world import FULL_ACCESS, LESS_THAN_FULL, SHIFT_HOURS, WorldModel
+
+DAY = 86400
+# columns of a block of journal rows (plain numpy arrays; -1 = none)
+ROW_FIELDS = ("time", "operator", "requestor", "device", "ori", "key", "subject", "purpose",
+              "case_number")
+ROW_DTYPES = dict(time=np.int64, operator=np.int32, requestor=np.int32, device=np.int32,
+                  ori=np.int32, key=np.int8, subject=np.int32, purpose=np.int8,
+                  case_number=np.int64)
+ACHS_KEY_IDX = np.array([KEY_NAMES.index(k) for k in ACHS_KEYS])
+UPDATE_KEY = np.array([k.update for k in MESSAGE_KEYS])
+KEY_DB = np.array(KEY_DATABASE, dtype=np.int8)
+P = {p: i for i, p in enumerate(PURPOSES)}
+
+# stated purposes of lawful queries by agency type (weights)
+PURPOSE_MIX = {
+    "patrol": {"investigation": 30, "traffic_stop": 40, "warrant_service": 10, "case_followup": 15,
+               "booking": 5},
+    "probation": {"probation_supervision": 70, "investigation": 20, "case_followup": 10},
+    "legal": {"court_proceeding": 60, "case_followup": 40},
+    "other": {"investigation": 60, "case_followup": 40},
+}
+PURPOSE_GROUP = {"sheriff": "patrol", "police": "patrol", "chp_area": "patrol", "chp_hq": "patrol",
+                 "probation": "probation", "district_attorney": "legal", "court": "legal",
+                 "other_local": "other", "state": "other", "federal": "other"}
+GROUPS = tuple(PURPOSE_MIX)
+
+
+def empty_rows() -> dict[str, np.ndarray]:
+    return {f: np.zeros(0, dtype=ROW_DTYPES[f]) for f in ROW_FIELDS}
+
+
+def concat_rows(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    parts = [p for p in parts if len(p["time"])]
+    if not parts:
+        return empty_rows()
+    return {f: np.concatenate([p[f] for p in parts]).astype(ROW_DTYPES.get(f, parts[0][f].dtype),
+                                                            copy=False)
+            for f in parts[0]}
+
+
+def take_rows(rows: dict[str, np.ndarray], idx) -> dict[str, np.ndarray]:
+    return {f: v[idx] for f, v in rows.items()}
+
+
+def cum(weights: dict[str, float], names: tuple[str, ...]) -> np.ndarray:
+    w = np.array([weights.get(n, 0.0) for n in names], dtype=float)
+    return np.cumsum(w) / w.sum()
+
+
+def categorical(cumulative: np.ndarray, u: np.ndarray) -> np.ndarray:
+    return np.minimum(np.searchsorted(cumulative, u, side="right"), len(cumulative) - 1)
+
+
+def weekday(day: int) -> int:
+    """Monday = 0 (1970-01-01, day 0, was a Thursday)."""
+    return (day + 3) % 7
+
+
+class Population:
+    """Fast subject picks: local (county range), statewide, relations, media figures."""
+
+    def __init__(self, world: WorldModel):
+        self.world = world
+        s = world.subjects
+        self.county_start = s.county_start
+        self.n = len(s)
+        self.agency_county = world.agencies["county_idx"].to_numpy()
+        self.op_county = self.agency_county[world.operators.agency]
+
+    def local(self, county: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """A uniform subject of each row's county (statewide where county is -1)."""
+        c = np.maximum(county, 0)
+        lo = np.where(county >= 0, self.county_start[c], 0)
+        hi = np.where(county >= 0, self.county_start[c + 1], self.n)
+        return (lo + (u * (hi - lo)).astype(np.int64)).astype(np.int32)
+
+    def anywhere(self, u: np.ndarray) -> np.ndarray:
+        return (u * self.n).astype(np.int32)
+
+    def relation(self, ops: np.ndarray, u: np.ndarray, kinds: tuple[int, ...] | None = None
+                 ) -> np.ndarray:
+        """A random relation of each operator (of the given kinds), -1 where it has none."""
+        rel = self.world.relations
+        if kinds is None:
+            lo, hi = rel.ptr[ops], rel.ptr[ops + 1]
+            has = hi > lo
+            idx = lo + (u * (hi - lo)).astype(np.int64)
+            return np.where(has, rel.subject[np.minimum(idx, len(rel.subject) - 1)], -1).astype(np.int32)
+        out = np.full(len(ops), -1, dtype=np.int32)
+        for i, op in enumerate(ops.tolist()):  # only for the few misuse rows that need a kind
+            a, b = rel.ptr[op], rel.ptr[op + 1]
+            cand = rel.subject[a:b][np.isin(rel.kind[a:b], kinds)]
+            if len(cand):
+                out[i] = cand[int(u[i] * len(cand))]
+        return out
+
+
+def shift_times(world: WorldModel, ops: np.ndarray, day: np.ndarray, on_shift: np.ndarray,
+                u: np.ndarray) -> np.ndarray:
+    """Seconds since 1970 of a query by each operator on `day`: in the shift or outside it."""
+    start = world.operators.shift_start[ops].astype(np.int64) * 3600
+    inside = start + (u * SHIFT_HOURS * 3600).astype(np.int64)
+    outside = start + SHIFT_HOURS * 3600 + (u * (24 - SHIFT_HOURS) * 3600).astype(np.int64)
+    return day.astype(np.int64) * DAY + np.where(on_shift, inside, outside) % DAY
+
+
+class LawfulTraffic:
+    """Generates each day's lawful rows for a world and a `Queries` configuration."""
+
+    def __init__(self, world: WorldModel, cfg: Queries, diurnal: Diurnal, rng: np.random.Generator):
+        self.world = world
+        self.cfg = cfg
+        self.rng = rng
+        self.pop = Population(world)
+        ops = world.operators
+        ag = world.agencies
+        types = ag["agency_type"].to_numpy()
+        factor = np.array([cfg.agency_factor.get(t, 1.0) for t in types])
+        role_rate = np.zeros(len(ops))
+        role_rate[ops.role == FULL_ACCESS] = cfg.per_shift.get("full_access", 0.0)
+        role_rate[ops.role == LESS_THAN_FULL] = cfg.per_shift.get("less_than_full_access", 0.0)
+        self.shift_rate = role_rate * factor[ops.agency]  # per shift, before weekday
+        self.active = np.ones(len(ops), dtype=bool)  # oversight switches operators off
+        self.agency_active = np.ones(len(ag), dtype=bool)
+        self.weekly = np.asarray(cfg.weekly) / np.mean(cfg.weekly)
+        self.key_cum = {who: cum(mix, KEY_NAMES) for who, mix in cfg.key_mix.items()}
+        group = np.array([GROUPS.index(PURPOSE_GROUP.get(t, "other")) for t in types])
+        self.agency_group = group
+        self.purpose_cum = np.stack([cum(PURPOSE_MIX[g], PURPOSES) for g in GROUPS])
+        # operators sorted by agency: CSR for "another operator of the same agency"
+        self.op_ptr = np.searchsorted(ops.agency, np.arange(len(ag) + 1)).astype(np.int64)
+        self.dev_start = ag["device_start"].to_numpy()
+        self.dev_count = ag["devices"].to_numpy()
+        self.primary_ori = np.searchsorted(world.oris["agency"].to_numpy(), np.arange(len(ag)))
+        hours = hourly_profile(diurnal)
+        self.hour_cdf = np.concatenate([[0.0], np.cumsum(hours) / hours.sum()])
+
+    # ------------------------------------------------------------------ helpers
+    def colleague(self, ops: np.ndarray, u: np.ndarray) -> np.ndarray:
+        ag = self.world.operators.agency[ops]
+        lo, hi = self.op_ptr[ag], self.op_ptr[ag + 1]
+        return (lo + (u * (hi - lo)).astype(np.int64)).astype(np.int32)
+
+    def agency_device(self, agency: np.ndarray, u: np.ndarray) -> np.ndarray:
+        return (self.dev_start[agency] + (u * self.dev_count[agency]).astype(np.int64)).astype(np.int32)
+
+    def case_numbers(self, day: np.ndarray, keys: np.ndarray, u: np.ndarray, p_other: float,
+                     p_achs: float) -> np.ndarray:
+        """Case/call number or 0 (missing); the probability is higher for ACHS keys."""
+        p = np.where(np.isin(keys, ACHS_KEY_IDX), p_achs, p_other)
+        year = 1970 + (day // 365.25).astype(np.int64)
+        number = year * 10_000_000 + (u * 9_999_999).astype(np.int64) + 1
+        return np.where(self.rng.random(len(keys)) < p, number, 0)
+
+    def purposes(self, agency: np.ndarray, keys: np.ndarray, u: np.ndarray) -> np.ndarray:
+        c = self.purpose_cum[self.agency_group[agency]]
+        purpose = (u[:, None] >= c).sum(axis=1)
+        purpose = np.minimum(purpose, len(PURPOSES) - 1)
+        return np.where(UPDATE_KEY[keys], P["record_update"], purpose).astype(np.int8)
+
+    # ------------------------------------------------------------------ a day
+    def operator_rows(self, day: int) -> dict[str, np.ndarray]:
+        rng, cfg, ops, world = self.rng, self.cfg, self.world.operators, self.world
+        dow = weekday(day)
+        working = ((ops.workdays >> dow) & 1).astype(bool)
+        rate = self.shift_rate * self.weekly[dow] * self.active * self.agency_active[ops.agency]
+        on = rng.poisson(np.where(working, rate * (1 - cfg.off_shift_share), 0.0))
+        off = rng.poisson(rate * cfg.off_shift_share * (4 / 7))
+        n_on = int(on.sum())
+        op = np.concatenate([np.repeat(np.arange(len(ops), dtype=np.int32), on),
+                             np.repeat(np.arange(len(ops), dtype=np.int32), off)])
+        n = len(op)
+        on_shift = np.arange(n) < n_on
+        u = rng.random((8, n))
+        time = shift_times(world, op, np.full(n, day), on_shift, u[0])
+        agency = ops.agency[op]
+        role = ops.role[op]
+        key = np.where(role == FULL_ACCESS, categorical(self.key_cum["full_access"], u[1]),
+                       categorical(self.key_cum["less_than_full_access"], u[1])).astype(np.int8)
+        own = rng.random(n) >= cfg.other_device_share
+        device = np.where(own & (ops.device[op] >= 0), ops.device[op], self.agency_device(agency, u[2]))
+        county = self.pop.op_county[op]
+        out = u[3] < cfg.out_of_county_share
+        subject = np.where(out, self.pop.anywhere(u[4]), self.pop.local(county, u[4]))
+        hit_rel = u[5] < cfg.relation_base_rate
+        if hit_rel.any():
+            rel = self.pop.relation(op[hit_rel], rng.random(int(hit_rel.sum())))
+            subject[hit_rel] = np.where(rel >= 0, rel, subject[hit_rel])
+        hit_hp = u[5] > 1 - cfg.high_profile_base_rate
+        if hit_hp.any() and len(world.high_profile_ids):
+            hp = world.high_profile_ids
+            subject[hit_hp] = hp[(rng.random(int(hit_hp.sum())) * len(hp)).astype(np.int64)]
+        requestor = np.where(u[6] < cfg.requestor_share, self.colleague(op, u[7]), -1)
+        return {
+            "time": time,
+            "operator": op,
+            "requestor": requestor.astype(np.int32),
+            "device": device.astype(np.int32),
+            "ori": ops.ori[op],
+            "key": key,
+            "subject": subject.astype(np.int32),
+            "purpose": self.purposes(agency, key, rng.random(n)),
+            "case_number": self.case_numbers(np.full(n, day), key, rng.random(n),
+                                             cfg.case_number_probability,
+                                             cfg.achs_case_number_probability),
+        }
+
+    def automated_rows(self, day: int) -> dict[str, np.ndarray]:
+        """System checks, drawn in time order: sorted uniforms mapped through the hour CDF."""
+        rng, cfg = self.rng, self.cfg
+        active_dev = np.flatnonzero(self.agency_active[self.world.device_agency])
+        mean = cfg.automated_per_device_day * self.weekly[weekday(day)] * len(active_dev)
+        n = int(rng.poisson(mean))
+        gaps = rng.exponential(size=n + 1)
+        sorted_u = np.cumsum(gaps[:-1]) / gaps.sum()
+        hour = np.searchsorted(self.hour_cdf, sorted_u, side="right") - 1
+        lo = self.hour_cdf[hour]
+        frac = (sorted_u - lo) / (self.hour_cdf[hour + 1] - lo)
+        time = day * DAY + ((hour + frac) * 3600).astype(np.int64)
+        device = active_dev[(rng.random(n) * len(active_dev)).astype(np.int64)].astype(np.int32)
+        agency = self.world.device_agency[device]
+        key = categorical(self.key_cum["automated"], rng.random(n)).astype(np.int8)
+        return {
+            "time": time,
+            "operator": np.full(n, -1, dtype=np.int32),
+            "requestor": np.full(n, -1, dtype=np.int32),
+            "device": device,
+            "ori": self.primary_ori[agency].astype(np.int32),
+            "key": key,
+            "subject": self.pop.local(self.pop.agency_county[agency], rng.random(n)),
+            "purpose": np.full(n, P["automated"], dtype=np.int8),
+            "case_number": np.zeros(n, dtype=np.int64),
+        }
+
+
+def merge_sorted(big: dict[str, np.ndarray], small: dict[str, np.ndarray]
+                 ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """Merge a few rows into a time-sorted block in O(n).
+
+    Returns the merged rows, the positions of the small rows in it (in time order) and the
+    order in which the small rows were taken (small row order[j] sits at pos[j]).
+    """
+    order = np.argsort(small["time"], kind="stable")
+    small = take_rows(small, order)
+    pos = np.searchsorted(big["time"], small["time"], side="right") + np.arange(len(order))
+    n = len(big["time"]) + len(order)
+    is_small = np.zeros(n, dtype=bool)
+    is_small[pos] = True
+    out = {}
+    for f in big:
+        col = np.empty(n, dtype=ROW_DTYPES[f])
+        col[is_small] = small[f]
+        col[~is_small] = big[f]
+        out[f] = col
+    return out, pos, order
+
+
+def key_database(keys: np.ndarray) -> np.ndarray:
+    return KEY_DB[keys]
