@@ -108,3 +108,45 @@ class PoissonArrivals:
                 dest[admin] = rng.choice(self.agencies_with_devices, size=k)
                 database[admin] = -1
             yield ArrivalBatch(times, device, database, dest)
+
+
+class ReplayArrivals:
+    """Arrivals replayed from journal rows, so capacity and oversight share one scenario.
+
+    `day_rows(day)` returns a day's journal rows (time in whole seconds since 1970,
+    device, key's database); `t0` is the absolute second at simulated time 0. The
+    journal logs whole seconds, so each arrival gets a uniform offset within its
+    second (otherwise every second would arrive as one batch).
+    """
+
+    def __init__(self, day_rows, t0: int, rng: np.random.Generator, key_database: np.ndarray,
+                 slice_s: float = 300.0):
+        self.day_rows = day_rows
+        self.t0 = int(t0)
+        self.rng = rng
+        self.key_database = key_database
+        self.slice_s = slice_s
+        self.replayed = 0
+
+    def expected_count(self, start: float, end: float) -> float:
+        return float(self.replayed)
+
+    def batches(self, start: float, end: float) -> Iterator[ArrivalBatch]:
+        a, b = self.t0 + start, self.t0 + end
+        for day in range(int(a // 86400), int(math.ceil(b / 86400))):
+            rows = self.day_rows(day)
+            t = rows["time"] + self.rng.random(len(rows["time"]))
+            sel = np.flatnonzero((t >= a) & (t < b))
+            order = sel[np.argsort(t[sel], kind="stable")]
+            times = t[order] - self.t0
+            device = rows["device"][order].astype(np.int32)
+            database = self.key_database[rows["key"][order]].astype(np.int16)
+            self.replayed += len(order)
+            cuts = np.searchsorted(times, np.arange(times[0] if len(times) else 0, end, self.slice_s))
+            cuts = np.unique(np.concatenate([cuts, [len(times)]]))
+            lo = 0
+            for hi in cuts.tolist():
+                if hi > lo:
+                    yield ArrivalBatch(times[lo:hi], device[lo:hi], database[lo:hi],
+                                       np.full(hi - lo, -1, dtype=np.int32))
+                lo = hi

@@ -276,6 +276,68 @@ def capacity(
 
 @app.command()
 @user_errors
+def journal(
+    scenario_file: Path = typer.Argument(..., metavar="SCENARIO", help="scenario YAML file"),
+    days: Optional[int] = typer.Option(None, help="days to generate (default: journal.days)"),
+    mode: Optional[str] = typer.Option(None, help="full | sample | none (default: journal.mode)"),
+    sample_rate: Optional[float] = typer.Option(None, help="lawful rows kept in sample mode"),
+    seed: Optional[int] = typer.Option(None, help="root seed (default: the scenario's, else drawn)"),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="results directory to create"),
+) -> None:
+    """Generate the labelled audit journal: month-partitioned Parquet plus a separate answer key."""
+    from sim.journal import JournalGenerator, write_journal
+    from sim.outputs import run_directory, write_manifest
+    from sim.rng import Streams
+
+    scenario = load_scenario(scenario_file)
+    jc = scenario.journal
+    if days is not None and days < 1:
+        raise ScenarioError(f"--days: must be >= 1 (got {days})")
+    if mode is not None and mode not in ("full", "sample", "none"):
+        raise ScenarioError(f"--mode: expected full, sample or none (got {mode!r})")
+    if sample_rate is not None and not 0 < sample_rate <= 1:
+        raise ScenarioError(f"--sample-rate: must be in (0, 1] (got {sample_rate})")
+    n_days = days or jc.days
+    mode = mode or jc.mode
+    rate = sample_rate if sample_rate is not None else jc.sample_rate
+    root = _seed(scenario, seed)
+    target = _out_dir(scenario, out_dir, root, "journal-")
+    with run_directory(target) as tmp:
+        err.print(f"building the world for {scenario.name} (seed {root}) ...")
+        gen = JournalGenerator(scenario, Streams(root), days=n_days)
+        with LazyBar(f"journal, {n_days} days, mode {mode}", total=n_days) as bar:
+            bar.update(completed=0)
+            summary = write_journal(gen, tmp, mode, rate, progress=lambda k: bar.update(advance=k))
+        write_manifest(tmp, kind="journal", scenario_name=scenario.name, scenario_file=str(scenario_file),
+                       scenario=scenario.model_dump(mode="json"), seed=root, days=n_days, mode=mode,
+                       sample_rate=rate if mode == "sample" else None,
+                       start_date=str(jc.start_date), summary=summary.__dict__)
+    t = Table(title=f"{scenario.name}: journal ({n_days} days from {jc.start_date}, seed {root})")
+    t.add_column("rows", justify="right")
+    t.add_column("written", justify="right")
+    t.add_column("misuse rows", justify="right")
+    t.add_column("incidents", justify="right")
+    t.add_column("rows/s", justify="right")
+    t.add_row(f"{summary.rows:,}", f"{summary.written_rows:,}", f"{summary.misuse_rows:,}",
+              f"{summary.incidents:,}", f"{summary.rows / max(summary.seconds, 1e-9):,.0f}")
+    out.print(t)
+    ct = Table(title="misuse rows by category (answer key)")
+    ct.add_column("category")
+    ct.add_column("rows", justify="right")
+    for cat, n in sorted(summary.by_category.items(), key=lambda kv: -kv[1]):
+        ct.add_row(cat, f"{n:,}")
+    out.print(ct)
+    at = Table(title="misuse rows by archetype")
+    at.add_column("archetype")
+    at.add_column("rows", justify="right")
+    for a, n in sorted(summary.by_archetype.items(), key=lambda kv: -kv[1]):
+        at.add_row(a, f"{n:,}")
+    out.print(at)
+    out.print(f"results: [bold]{target}[/]" + ("" if mode != "none" else " (mode none: manifest only)"))
+
+
+@app.command()
+@user_errors
 def check(scenario_file: Path = typer.Argument(..., metavar="SCENARIO")) -> None:
     """Validate a scenario file without running it."""
     scenario = load_scenario(scenario_file)

@@ -112,14 +112,9 @@ class JournalGenerator:
             yield self.day(self.first_day + k, k)
 
     def day(self, day: int, k: int) -> DayChunk:
-        lawful = self.lawful
-        ops = lawful.operator_rows(day)
-        a, b = self._misuse_bounds[k], self._misuse_bounds[k + 1]
-        mis = {f: v[a:b] for f, v in self.misuse.rows.items()}
-        n_ops, n_mis = len(ops["time"]), b - a
-        small = concat_rows([ops, {f: mis[f] for f in ROW_FIELDS}])
-        auto = lawful.automated_rows(day)
-        rows, pos, order = merge_sorted(auto, small)
+        """Day `day` (days since 1970), the `k`-th of the horizon: journal and answer key."""
+        rows, pos, order, n_ops, mis = self._merged_rows(day, k)
+        n_mis = len(mis["time"])
         n = len(rows["time"])
         qid = self.next_query_id + np.arange(n, dtype=np.int64)
         self.next_query_id += n
@@ -135,6 +130,20 @@ class JournalGenerator:
             "incident_id": pa.array(mis["incident_id"][mis_idx]),
         }, schema=TRUTH_SCHEMA)
         return DayChunk(day, self._to_table(rows, qid), truth, n - n_mis, int(n_mis))
+
+    def rows(self, day: int, k: int) -> dict[str, np.ndarray]:
+        """The day's journal rows as plain arrays (what the message-level model replays)."""
+        return self._merged_rows(day, k)[0]
+
+    def _merged_rows(self, day: int, k: int):
+        """Operator rows and the day's misuse rows merged, in time order, into the automated rows."""
+        ops = self.lawful.operator_rows(day)
+        a, b = self._misuse_bounds[k], self._misuse_bounds[k + 1]
+        mis = {f: v[a:b] for f, v in self.misuse.rows.items()}
+        small = concat_rows([ops, {f: mis[f] for f in ROW_FIELDS}])
+        auto = self.lawful.automated_rows(day)
+        rows, pos, order = merge_sorted(auto, small)
+        return rows, pos, order, len(ops["time"]), mis
 
     def _dictionary(self, idx: np.ndarray, name: str, index_type) -> pa.DictionaryArray:
         return pa.DictionaryArray.from_arrays(pa.array(idx, index_type), self._dict[name])

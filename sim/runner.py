@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from sim.arrivals import PoissonArrivals
+from sim.arrivals import PoissonArrivals, ReplayArrivals
 from sim.config import Scenario
 from sim.errors import ScenarioError
 from sim.faults import fault_process, plan_faults
@@ -44,7 +44,7 @@ class NetworkRun:
 
 def prepare(scenario: Scenario, seed: int | None = None, load_factor: float | None = None,
             graph: nx.DiGraph | None = None, focus_county: str | None = None,
-            ) -> tuple[CletsNetwork, PoissonArrivals, Streams]:
+            ) -> tuple[CletsNetwork, PoissonArrivals | ReplayArrivals, Streams]:
     """Build the model and its arrival source (not yet running).
 
     With `focus_county`, the load factor scales only that county's devices; the rest of
@@ -58,6 +58,8 @@ def prepare(scenario: Scenario, seed: int | None = None, load_factor: float | No
     if graph is None:
         graph = build_topology(scenario.topology, scenario.network, streams)
     model = CletsNetwork(scenario, graph, streams)
+    if scenario.traffic.source == "journal":
+        return model, _replay_source(scenario, graph, streams, load_factor, focus_county), streams
     rates = model.device_rates
     if focus_county is not None:
         in_county = np.array([model.graph.nodes[d]["county"] == focus_county
@@ -73,6 +75,23 @@ def prepare(scenario: Scenario, seed: int | None = None, load_factor: float | No
         streams.fresh("arrivals"),
     )
     return model, source, streams
+
+
+def _replay_source(scenario: Scenario, graph, streams: Streams, load_factor, focus_county):
+    """Arrivals from the journal generator (same world, traffic and misuse as `clets journal`)."""
+    from sim.journal import JournalGenerator
+    from sim.traffic import KEY_DB
+    from sim.world import day_number
+
+    if (load_factor not in (None, 1.0)) or scenario.traffic.load_factor != 1.0 or focus_county:
+        raise ScenarioError("traffic.source = 'journal' replays the journal as generated: load factors "
+                            "and --county scaling need traffic.source = 'poisson'")
+    h = scenario.horizon
+    first = day_number(scenario.journal.start_date)
+    days = int(np.ceil((h.start_hour * 3600 + h.duration_s) / 86400))
+    gen = JournalGenerator(scenario, streams, graph=graph, days=days)
+    return ReplayArrivals(lambda day: gen.rows(day, day - first), first * 86400 + int(h.start_hour * 3600),
+                          streams.fresh("replay"), KEY_DB)
 
 
 def simulate_network(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
@@ -34,6 +34,11 @@ class Diurnal(Strict):
 
 
 class Traffic(Strict):
+    source: Literal["poisson", "journal"] = Field(
+        "poisson",
+        description="poisson: per-device Poisson streams at the rates below; journal: replay the "
+        "journal generator's rows (journal.start_date at 00:00 + horizon.start_hour is time 0)",
+    )
     terminal_rate_per_hour: PositiveFloat = Field(
         default=4.4, description="day-average queries per fixed terminal per hour"
     )
