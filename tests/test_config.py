@@ -44,3 +44,16 @@ def test_load_factor_ranges():
                         ("", "empty"), ("0,1", "> 0"), ("x", "start:stop:step")):
         with pytest.raises(ScenarioError, match=needle):
             parse_load_factors(bad)
+
+
+def test_partial_sections_keep_their_defaults():
+    s = parse_scenario({"name": "x", "network": {"hub": {"servers": 3}},
+                        "misuse": {"mass_rule": {"incidents_per_year": 2}}})
+    d = Scenario(name="d")
+    assert s.network.hub.servers == 3
+    assert s.network.hub.service == d.network.hub.service
+    assert s.misuse.mass_rule.incidents_per_year == 2
+    assert s.misuse.mass_rule.lookups == d.misuse.mass_rule.lookups  # the archetype's own default
+    # a typo inside a partial section is still an error
+    with pytest.raises(ScenarioError, match="network.hub.sevrers"):
+        parse_scenario({"name": "x", "network": {"hub": {"sevrers": 3}}})

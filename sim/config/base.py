@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 PositiveFloat = Annotated[float, Field(gt=0)]
 NonNegFloat = Annotated[float, Field(ge=0)]
@@ -31,7 +31,39 @@ def check_database_names(names) -> None:
         raise ValueError(f"unknown database {unknown[0]!r}; known: {', '.join(DATABASES)}")
 
 
+def merge_into_default(default: BaseModel, given: dict) -> dict:
+    """`given` laid over the fields of `default`, recursing into sub-models.
+
+    So a scenario can write ``misuse: {mass_rule: {incidents_per_year: 2}}`` and keep the
+    rest of that archetype's defaults. Mappings and lists that are values (mixes, fault
+    lists) are replaced, not merged; unknown keys pass through and are reported.
+    """
+    out = default.model_dump()
+    for key, value in given.items():
+        current = getattr(default, key, None) if key in type(default).model_fields else None
+        if isinstance(value, dict) and isinstance(current, BaseModel):
+            out[key] = merge_into_default(current, value)
+        else:
+            out[key] = value
+    return out
+
+
 class Strict(BaseModel):
-    """Base: unknown keys are errors, values are validated on assignment too."""
+    """Base: unknown keys are errors, values are validated on assignment too, and a section
+    given in part keeps the defaults of what it does not mention."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _partial_sections_keep_defaults(cls, data):
+        if not isinstance(data, dict):
+            return data
+        out = dict(data)
+        for name, field in cls.model_fields.items():
+            value = out.get(name)
+            if isinstance(value, dict) and not field.is_required():
+                default = field.get_default(call_default_factory=True)
+                if isinstance(default, BaseModel):
+                    out[name] = merge_into_default(default, value)
+        return out
