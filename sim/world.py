@@ -244,7 +244,7 @@ def build_world(graph: nx.DiGraph, cfg: World, streams: Streams, reference: date
     relations = _build_relations(cfg, rng, operators, subjects)
 
     # media figures, weighted by county population (subjects are, already)
-    n_hp = min(cfg.high_profile, len(subjects))
+    n_hp = min(len(subjects), max(1, round(cfg.high_profile_per_million * len(subjects) / 1e6)))
     hp = rng.choice(len(subjects), size=n_hp, replace=False) if n_hp else np.zeros(0, dtype=np.int64)
     subjects.high_profile[hp] = True
 

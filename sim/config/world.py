@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import Field, field_validator
 
-from sim.config.base import NonNegFloat, NonNegInt, PositiveFloat, PositiveInt, Probability, Strict
+from sim.config.base import NonNegFloat, PositiveFloat, PositiveInt, Probability, Strict
 
 ROLES = ("full_access", "less_than_full_access", "practitioner", "administrator")
 
@@ -54,7 +54,9 @@ class World(Strict):
     roles: RoleShares = RoleShares()
     compliance: Compliance = Compliance()
     relations: Relations = Relations()
-    high_profile: NonNegInt = Field(500, description="media figures statewide")
+    high_profile_per_million: NonNegFloat = Field(
+        100.0, description="media figures per million subjects (~500 statewide)"
+    )
     ori_per_devices: PositiveInt = Field(
         60, description="an agency holds one extra ORI (a station/bureau) per this many devices"
     )
