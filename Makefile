@@ -37,6 +37,7 @@ lint: $(VENV)/.installed-test
 bench: $(VENV)/.installed-bench
 	$(BIN)/python benchmarks/network_overhead.py
 	$(BIN)/python benchmarks/statewide.py
+	$(BIN)/python benchmarks/journal_throughput.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

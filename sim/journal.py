@@ -275,3 +275,10 @@ def _world_tables(world: WorldModel, out: Path) -> None:
 def read_journal(directory: Path, columns: list[str] | None = None) -> pa.Table:
     """The journal rows of a written run (all months), without the answer key."""
     return pq.read_table(Path(directory) / "journal", columns=columns)
+
+
+def iter_journal(directory: Path, batch_rows: int = 1 << 20,
+                 columns: list[str] | None = None) -> Iterator[pa.RecordBatch]:
+    """Stream the journal month by month in record batches (memory bounded by one batch)."""
+    for part in sorted((Path(directory) / "journal").glob("month=*/*.parquet")):
+        yield from pq.ParquetFile(part).iter_batches(batch_size=batch_rows, columns=columns)

@@ -18,6 +18,7 @@ from sim.journal import (
     JOURNAL_SCHEMA,
     TRUTH_FIELDS,
     JournalGenerator,
+    iter_journal,
     journal_tables,
     read_journal,
     write_journal,
@@ -102,6 +103,12 @@ def test_months_are_partitions_and_none_mode_writes_no_rows(tmp_path):
     write_journal(gen(), tmp_path / "full", "full", 1.0)
     months = sorted(p.name for p in (tmp_path / "full" / "journal").iterdir())
     assert months == ["month=2018-01", "month=2018-02"]  # 4 days from 30 January
+    # streaming reader: same rows, in order, in bounded batches
+    batches = list(iter_journal(tmp_path / "full", batch_rows=1000, columns=["query_id"]))
+    assert max(b.num_rows for b in batches) <= 1000
+    qid = np.concatenate([b.column(0).to_numpy() for b in batches])
+    np.testing.assert_array_equal(qid, np.arange(len(qid)))
+    assert len(qid) == read_journal(tmp_path / "full").num_rows
     s = write_journal(gen(), tmp_path / "none", "none", 1.0)
     assert s.rows > 0 and s.written_rows == 0
     assert not (tmp_path / "none").exists() or not any((tmp_path / "none").iterdir())
