@@ -274,6 +274,15 @@ def capacity(
     out.print(f"results: [bold]{target}[/]")
 
 
+def _counts_table(title: str, label: str, counts: dict[str, int]) -> Table:
+    t = Table(title=title)
+    t.add_column(label)
+    t.add_column("rows", justify="right")
+    for name, n in sorted(counts.items(), key=lambda kv: -kv[1]):
+        t.add_row(name, f"{n:,}")
+    return t
+
+
 @app.command()
 @user_errors
 def journal(
@@ -321,18 +330,8 @@ def journal(
     t.add_row(f"{summary.rows:,}", f"{summary.written_rows:,}", f"{summary.misuse_rows:,}",
               f"{summary.incidents:,}", f"{summary.rows / max(summary.seconds, 1e-9):,.0f}")
     out.print(t)
-    ct = Table(title="misuse rows by category (answer key)")
-    ct.add_column("category")
-    ct.add_column("rows", justify="right")
-    for cat, n in sorted(summary.by_category.items(), key=lambda kv: -kv[1]):
-        ct.add_row(cat, f"{n:,}")
-    out.print(ct)
-    at = Table(title="misuse rows by archetype")
-    at.add_column("archetype")
-    at.add_column("rows", justify="right")
-    for a, n in sorted(summary.by_archetype.items(), key=lambda kv: -kv[1]):
-        at.add_row(a, f"{n:,}")
-    out.print(at)
+    out.print(_counts_table("misuse rows by category (answer key)", "category", summary.by_category))
+    out.print(_counts_table("misuse rows by archetype", "archetype", summary.by_archetype))
     out.print(f"results: [bold]{target}[/]" + ("" if mode != "none" else " (mode none: manifest only)"))
 
 

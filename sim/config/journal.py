@@ -13,15 +13,20 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from sim.catalogue import CATEGORY_NAMES, KEY_NAMES
+from sim.catalogue import CATEGORY_NAMES, KEY_NAMES, MESSAGE_KEYS
 from sim.config.base import NonNegFloat, NonNegInt, PositiveFloat, PositiveInt, Probability, Strict
 
+AGENCY_TYPES = ("sheriff", "police", "chp_area", "chp_hq", "probation", "district_attorney", "court",
+                "other_local", "state", "federal")
+UPDATE_KEYS = tuple(k.key for k in MESSAGE_KEYS if k.update)
 
-def _check_names(v: dict, known: tuple[str, ...], what: str) -> dict:
+
+def _check_names(v: dict, known: tuple[str, ...], what: str, weights: bool = True) -> dict:
+    """Keys must be known names; as a mix of weights, at least one must be > 0."""
     unknown = sorted(set(v) - set(known))
     if unknown:
         raise ValueError(f"unknown {what} {unknown[0]!r}; known: {', '.join(known)}")
-    if v and sum(v.values()) <= 0:
+    if weights and v and sum(v.values()) <= 0:
         raise ValueError(f"at least one {what} weight must be > 0")
     return v
 
@@ -75,12 +80,7 @@ class Queries(Strict):
     @field_validator("agency_factor")
     @classmethod
     def _agency_types(cls, v):
-        known = ("sheriff", "police", "chp_area", "chp_hq", "probation", "district_attorney", "court",
-                 "other_local", "state", "federal")
-        unknown = sorted(set(v) - set(known))
-        if unknown:
-            raise ValueError(f"unknown agency type {unknown[0]!r}; known: {', '.join(known)}")
-        return v
+        return _check_names(v, AGENCY_TYPES, "agency type", weights=False)
 
     @field_validator("key_mix")
     @classmethod
@@ -91,7 +91,7 @@ class Queries(Strict):
                                  "less_than_full_access, automated")
             _check_names(mix, KEY_NAMES, "message key")
         if "less_than_full_access" in v:
-            upd = [k for k in v["less_than_full_access"] if k in ("EW", "EV")]
+            upd = [k for k in v["less_than_full_access"] if k in UPDATE_KEYS]
             if upd:
                 raise ValueError(f"less-than-full-access operators cannot run update key {upd[0]!r}")
         return v
