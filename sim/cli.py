@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Optional
 
+import numpy as np
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -121,11 +122,14 @@ def run(
     load_factor: Optional[float] = typer.Option(None, help="override traffic.load_factor"),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="results directory to create"),
 ) -> None:
-    """Run a scenario at message level and write its tables (Parquet/CSV) and manifest."""
+    """Run a scenario: the message path (model: network) or the years of oversight
+    (model: oversight); writes its tables (Parquet/CSV) and manifest."""
     from sim.outputs import run_directory, write_network_run
     from sim.runner import simulate_network
 
     scenario = load_scenario(scenario_file)
+    if scenario.model == "oversight":
+        return _run_oversight(scenario, scenario_file, seed, out_dir)
     if load_factor is not None and load_factor <= 0:
         raise ScenarioError(f"--load-factor: must be > 0 (got {load_factor})")
     root = _seed(scenario, seed)
@@ -137,6 +141,63 @@ def run(
         write_network_run(result, tmp, str(scenario_file))
     _print_run_summary(result)
     out.print(f"results: [bold]{target}[/]")
+
+
+def _run_oversight(scenario: Scenario, scenario_file: Path, seed, out_dir) -> None:
+    from sim.outputs import run_directory, write_oversight_run
+    from sim.oversight import OversightModel
+    from sim.rng import Streams
+
+    root = _seed(scenario, seed)
+    target = _out_dir(scenario, out_dir, root)
+    with run_directory(target) as tmp:
+        err.print(f"building the world for {scenario.name} (seed {root}) ...")
+        model = OversightModel(scenario, Streams(root))
+        with LazyBar(f"{scenario.name}: {scenario.oversight.years} year(s) of oversight",
+                     total=model.n_days) as bar:
+            bar.update(completed=0)
+            result = model.run(progress=lambda k: bar.update(advance=k))
+        metrics = write_oversight_run(result, tmp, str(scenario_file))
+    _print_oversight_summary(result, metrics)
+    out.print(f"results: [bold]{target}[/]")
+
+
+def _print_oversight_summary(result, metrics) -> None:
+    y = result.yearly
+    t = Table(title=f"{result.scenario.name}: oversight by year (seed {result.seed})")
+    t.add_column("")
+    for year in y["year"]:
+        t.add_column(str(int(year)), justify="right")
+    rows = [("operator queries", "operator_queries"), ("true misuse rows", "true_misuse_rows"),
+            ("true misuse incidents", "true_misuse_incidents"), ("alerts", "alerts"),
+            ("alerts reviewed", "alerts_reviewed"), ("alerts dropped", "alerts_dropped"),
+            ("investigations closed", "investigations_closed"),
+            ("misuse confirmed", "investigations_confirmed"), ("HDC 0010 forms", "reports_received"),
+            ("reported investigations", "reported_investigations"),
+            ("reported misuse found", "reported_misuse_found"),
+            ("agencies reporting", "reported_share"), ("CAC sanctions", "sanctions")]
+    for label, col in rows:
+        t.add_row(label, *[f"{v:.1%}" if col == "reported_share" else f"{int(v):,}" for v in y[col]])
+    out.print(t)
+    pol = metrics["by_policy"]
+    pol = pol[pol["alerts"] > 0]
+    if len(pol):
+        pt = Table(title="detection policies (precision from the answer key)")
+        for col in ("policy", "alerts", "true positives", "precision"):
+            pt.add_column(col, justify="left" if col == "policy" else "right")
+        for _, r in pol.iterrows():
+            tp = "" if np.isnan(r["true_positives"]) else f"{int(r['true_positives']):,}"
+            pr = "" if np.isnan(r["precision"]) else f"{r['precision']:.3f}"
+            pt.add_row(str(r["policy"]), f"{int(r['alerts']):,}", tp, pr)
+        out.print(pt)
+    s = result.sanctions
+    if len(s):
+        counts = s["step"].value_counts()
+        out.print("CAC actions: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    dhs = result.reports[result.reports["dhs"]] if len(result.reports) else result.reports
+    if len(dhs):
+        out.print(f"DHS components reporting: {len(dhs)} forms, {int(dhs['investigations'].sum())} "
+                  f"investigations reported")
 
 
 def _print_run_summary(result) -> None:

@@ -34,7 +34,15 @@ from sim.catalogue import ARCHETYPES, CATEGORY_NAMES, KEY_NAMES, PURPOSES
 from sim.config import DATABASES, Scenario
 from sim.misuse import MisuseGenerator, MisuseSet
 from sim.rng import Streams
-from sim.traffic import DAY, ROW_FIELDS, LawfulTraffic, concat_rows, key_database, merge_sorted
+from sim.traffic import (
+    DAY,
+    ROW_FIELDS,
+    LawfulTraffic,
+    concat_rows,
+    empty_rows,
+    key_database,
+    merge_sorted,
+)
 from sim.world import WorldModel, build_world, day_number
 
 JOURNAL_SCHEMA = pa.schema([
@@ -74,18 +82,21 @@ class JournalGenerator:
     """World + lawful traffic + misuse for a scenario; yields one `DayChunk` per day."""
 
     def __init__(self, scenario: Scenario, streams: Streams, graph: nx.DiGraph | None = None,
-                 world: WorldModel | None = None, days: int | None = None):
+                 world: WorldModel | None = None, days: int | None = None, automated: bool = True,
+                 start: date | None = None):
         from topology.builder import build_topology
 
         self.scenario = scenario
         self.streams = streams
         jc = scenario.journal
-        self.first_day = day_number(jc.start_date)
+        start = start or jc.start_date
+        self.first_day = day_number(start)
         self.n_days = days if days is not None else jc.days
+        self.automated = automated  # False: operator and misuse rows only (oversight runs)
         if graph is None:
             graph = build_topology(scenario.topology, scenario.network, streams)
         self.graph = graph
-        self.world = world or build_world(graph, scenario.world, streams, jc.start_date)
+        self.world = world or build_world(graph, scenario.world, streams, start)
         self.lawful = LawfulTraffic(self.world, jc.queries, scenario.traffic.diurnal,
                                     streams.fresh("traffic"))
         self.misuse: MisuseSet = MisuseGenerator(self.world, scenario.misuse, self.lawful,
@@ -140,8 +151,13 @@ class JournalGenerator:
         ops = self.lawful.operator_rows(day)
         a, b = self._misuse_bounds[k], self._misuse_bounds[k + 1]
         mis = {f: v[a:b] for f, v in self.misuse.rows.items()}
+        # people who were dismissed or suspended, and sanctioned agencies, stop misusing too
+        op = mis["operator"]
+        live = self.lawful.active[op] & self.lawful.agency_active[self.world.operators.agency[op]]
+        if not live.all():
+            mis = {f: v[live] for f, v in mis.items()}
         small = concat_rows([ops, {f: mis[f] for f in ROW_FIELDS}])
-        auto = self.lawful.automated_rows(day)
+        auto = self.lawful.automated_rows(day) if self.automated else empty_rows()
         rows, pos, order = merge_sorted(auto, small)
         return rows, pos, order, len(ops["time"]), mis
 

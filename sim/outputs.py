@@ -128,3 +128,36 @@ def write_network_run(run, directory: Path, scenario_path: str | None = None) ->
         warmup_s=run.warmup_s,
         summary=run.summary,
     )
+
+
+OVERSIGHT_TABLES = ("alerts", "complaints", "investigations", "discipline", "reports", "follow_ups",
+                    "compliance", "public_list", "audits", "cac_meetings", "sanctions", "truth",
+                    "incidents", "agencies", "yearly")
+
+
+def write_oversight_run(result, directory: Path, scenario_path: str | None = None) -> dict:
+    """Event tables (Parquet; summaries also CSV), detection metrics and the manifest."""
+    import pandas as pd
+
+    from sim.metrics import detection_metrics
+
+    directory = Path(directory)
+    for name in OVERSIGHT_TABLES:
+        df = getattr(result, name)
+        df = df if isinstance(df, pd.DataFrame) else pd.DataFrame(df)
+        df.to_parquet(directory / f"{name}.parquet", index=False)
+    for name in ("yearly", "reports", "compliance", "sanctions", "public_list"):
+        getattr(result, name).to_csv(directory / f"{name}.csv", index=False)
+    reviews = int((result.alerts["status"] == "reviewed").sum()) if len(result.alerts) else 0
+    metrics = detection_metrics(result.alerts, result.truth, result.incidents, reviews)
+    for name, df in metrics.items():
+        df.to_csv(directory / f"metrics_{name}.csv", index=False)
+    removed = result.agencies.loc[result.agencies["removed"], "ori"].tolist()
+    write_manifest(
+        directory, kind="oversight_run", scenario_name=result.scenario.name,
+        scenario_file=scenario_path, scenario=result.scenario.model_dump(mode="json"),
+        seed=result.seed, first_day=result.first_day, days=result.days,
+        removed_agency_oris=removed,
+        yearly=result.yearly.to_dict(orient="records"),
+    )
+    return metrics

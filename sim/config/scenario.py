@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import Field, ValidationError, model_validator
@@ -11,6 +11,7 @@ from pydantic import Field, ValidationError, model_validator
 from sim.config.base import NonNegFloat, NonNegInt, PositiveFloat, PositiveInt, Strict
 from sim.config.journal import Journal, Misuse
 from sim.config.network import Faults, Network
+from sim.config.oversight import Oversight
 from sim.config.topology import Topology
 from sim.config.traffic import Traffic
 from sim.config.world import World
@@ -49,6 +50,9 @@ class Outputs(Strict):
 class Scenario(Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     description: str = ""
+    model: Literal["network", "oversight"] = Field(
+        "network", description="what `clets run` simulates: the message path, or the years of oversight"
+    )
     seed: NonNegInt | None = Field(default=None, description="root seed; null = draw one and record it")
     horizon: Horizon = Horizon()
     topology: Topology = Topology()
@@ -57,6 +61,7 @@ class Scenario(Strict):
     world: World = World()
     journal: Journal = Journal()
     misuse: Misuse = Misuse()
+    oversight: Oversight = Oversight()
     faults: Faults = Faults()
     capacity: Capacity = Capacity()
     outputs: Outputs = Outputs()

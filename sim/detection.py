@@ -1,0 +1,286 @@
+"""Detection policies over the audit journal. Reads the journal and reference data only.
+
+This module never sees the answer key: it is given journal tables (the journal schema,
+no truth columns) and a `Registry` of what agencies and DOJ know anyway (their
+personnel and shifts, the DMV/person records behind subject ids, the media-figure
+list, the relations agencies have on file). `tests/test_detection.py` checks that it
+imports nothing that carries truth.
+
+Policies (each optional, all combinable):
+* rules, one bit each in an alert's ``rules`` mask (names in `sim.config.oversight.RULES`);
+* random audit: a share of operator queries sampled for review;
+* anomaly: a monthly per-operator score, the sum of positive robust z-scores (median and
+  MAD within the agency type) of journal features. Plain numpy rather than scikit-learn:
+  no extra dependency, every feature is a share a trainer can explain, and it is exactly
+  reproducible;
+* complaints come from the world (a victim learns of a lookup), not from this module; they
+  arrive as alerts of kind ``complaint`` through the oversight loop.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from sim.catalogue import ACHS_KEYS, KEY_NAMES
+from sim.config.oversight import RULES, Detection
+from sim.world import FAMILY, HOUSEHOLD, SHIFT_HOURS, WorldModel
+
+ALERT_KINDS = ("rule", "random_audit", "anomaly", "complaint")
+RULE_BIT = {r: 1 << i for i, r in enumerate(RULES)}
+ACHS_KEY_IDX = np.array([KEY_NAMES.index(k) for k in ACHS_KEYS])
+# anomaly features (shares of an operator's month) and the per-row flags they count
+FEATURE_SOURCES = {"off_shift": "off_shift", "no_case": "no_case",
+                   "out_of_county": "out_of_county_no_case", "high_profile": "high_profile",
+                   "surname_or_address": "surname_or_address", "repeat": "repeated_subject"}
+FEATURES = tuple(FEATURE_SOURCES)
+
+
+@dataclass
+class Registry:
+    """What agencies and DOJ know without any answer key."""
+
+    op_subject: np.ndarray
+    op_agency: np.ndarray
+    op_county: np.ndarray
+    op_type: np.ndarray  # agency type index, for peer groups
+    shift_start: np.ndarray
+    workdays: np.ndarray
+    certified_on: object  # callable(day, idx) -> bool array
+    subj_last: np.ndarray
+    subj_address: np.ndarray  # int64 key of county, street, house number
+    subj_county: np.ndarray
+    subj_high_profile: np.ndarray
+    known_pairs: np.ndarray  # sorted int64 keys operator * n_subjects + subject
+
+    @classmethod
+    def from_world(cls, world: WorldModel, known_share: float, rng: np.random.Generator) -> Registry:
+        ops, s, rel = world.operators, world.subjects, world.relations
+        on_file = np.isin(rel.kind, (HOUSEHOLD, FAMILY)) & (rng.random(len(rel.kind)) < known_share)
+        n = np.int64(len(s))
+        pairs = np.sort(rel.operator[on_file].astype(np.int64) * n + rel.subject[on_file])
+        types = world.agencies["agency_type"].to_numpy()
+        _, type_idx = np.unique(types, return_inverse=True)
+        address = (s.county.astype(np.int64) << 40) | (s.street.astype(np.int64) << 20) | s.house_number
+        return cls(
+            op_subject=ops.subject, op_agency=ops.agency,
+            op_county=world.agencies["county_idx"].to_numpy()[ops.agency],
+            op_type=type_idx[ops.agency], shift_start=ops.shift_start.astype(np.int64),
+            workdays=ops.workdays, certified_on=ops.certified_on, subj_last=s.last,
+            subj_address=address, subj_county=s.county, subj_high_profile=s.high_profile,
+            known_pairs=pairs,
+        )
+
+
+@dataclass
+class HumanRows:
+    """The operator rows of one journal day as numpy columns."""
+
+    query_id: np.ndarray
+    time: np.ndarray
+    operator: np.ndarray
+    subject: np.ndarray
+    key: np.ndarray
+    has_case: np.ndarray
+
+    @classmethod
+    def from_journal(cls, table: pa.Table) -> HumanRows:
+        human = table.filter(pc.is_valid(table.column("operator")))
+
+        def col(name):
+            return human.column(name).combine_chunks()
+
+        return cls(
+            query_id=col("query_id").to_numpy(),
+            time=col("time").cast(pa.int64()).to_numpy(),
+            operator=col("operator").to_numpy(),
+            subject=col("subject").to_numpy(),
+            key=col("key").indices.to_numpy(),
+            has_case=pc.is_valid(col("case_number")).to_numpy(zero_copy_only=False),
+        )
+
+
+class Detector:
+    """Runs the enabled policies day by day; keeps the little state rules need."""
+
+    def __init__(self, cfg: Detection, registry: Registry, rng: np.random.Generator):
+        self.cfg = cfg
+        self.reg = registry
+        self.rng = rng
+        self.enabled = set(cfg.rules.enabled)
+        n_ops = len(registry.op_agency)
+        self.ewma = np.zeros(n_ops)
+        self.seen_days = 0
+        self._window: deque[tuple[int, np.ndarray]] = deque()
+        self._month_features: list[pd.DataFrame] = []
+        self.n_subjects = np.int64(len(registry.subj_last))
+
+    # ------------------------------------------------------------------ features
+    def features(self, rows: HumanRows, day: int) -> dict[str, np.ndarray]:
+        reg, op, subj = self.reg, rows.operator, rows.subject
+        me = reg.op_subject[op]
+        hour = (rows.time % 86400) // 3600
+        in_shift = ((hour - reg.shift_start[op]) % 24) < SHIFT_HOURS
+        dow = (day + 3) % 7
+        works_today = ((reg.workdays[op] >> dow) & 1).astype(bool)
+        # a night shift that started yesterday covers today's early hours
+        works_yesterday = ((reg.workdays[op] >> ((dow - 1) % 7)) & 1).astype(bool)
+        early = hour < (reg.shift_start[op] + SHIFT_HOURS - 24)
+        on_duty = in_shift & np.where(early, works_yesterday, works_today)
+        county = reg.op_county[op]
+        return {
+            "surname_or_address": (reg.subj_last[subj] == reg.subj_last[me])
+            | (reg.subj_address[subj] == reg.subj_address[me]),
+            "known_relation": self._known(op, subj),
+            "high_profile": reg.subj_high_profile[subj],
+            "achs_without_case": np.isin(rows.key, ACHS_KEY_IDX) & ~rows.has_case,
+            "out_of_county_no_case": (county >= 0) & (reg.subj_county[subj] != county) & ~rows.has_case,
+            "off_shift": ~on_duty,
+            "lapsed_certification": ~reg.certified_on(day, op),
+            "no_case": ~rows.has_case,
+        }
+
+    def _known(self, op: np.ndarray, subj: np.ndarray) -> np.ndarray:
+        keys = op.astype(np.int64) * self.n_subjects + subj
+        pairs = self.reg.known_pairs
+        if len(pairs) == 0:
+            return np.zeros(len(op), dtype=bool)
+        pos = np.minimum(np.searchsorted(pairs, keys), len(pairs) - 1)
+        return pairs[pos] == keys
+
+    # ------------------------------------------------------------------ a day
+    def run_day(self, journal: pa.Table, day: int) -> pd.DataFrame:
+        """Alerts raised on this day's journal (query-level and operator-level)."""
+        return self.run_rows(HumanRows.from_journal(journal), day)
+
+    def run_rows(self, rows: HumanRows, day: int) -> pd.DataFrame:
+        rules = self.enabled - {"volume_spike"}
+        anomaly = self.cfg.anomaly.enabled
+        alerts = []
+        if rules or anomaly:
+            f = self.features(rows, day)
+            if "repeated_subject" in rules or anomaly:
+                f["repeated_subject"] = self._repeated(rows, day)
+            mask = np.zeros(len(rows.query_id), dtype=np.int64)
+            for rule in rules:
+                mask |= np.where(f[rule], RULE_BIT[rule], 0)
+            hit = mask > 0
+            if hit.any():
+                alerts.append(self._alerts(rows, hit, "rule", mask[hit], day))
+            if anomaly:
+                self._month_features.append(self._feature_rows(rows, f, day))
+        if self.cfg.random_audit_rate > 0:
+            sampled = self.rng.random(len(rows.query_id)) < self.cfg.random_audit_rate
+            if sampled.any():
+                alerts.append(self._alerts(rows, sampled, "random_audit", np.zeros(sampled.sum()), day))
+        if "volume_spike" in self.enabled:
+            spike = self._spikes(rows, day)
+            if len(spike):
+                alerts.append(spike)
+        return pd.concat(alerts, ignore_index=True) if alerts else empty_alerts()
+
+    def _alerts(self, rows: HumanRows, sel: np.ndarray, kind: str, mask, day: int) -> pd.DataFrame:
+        op = rows.operator[sel]
+        return pd.DataFrame({
+            "day": np.full(int(sel.sum()), day, dtype=np.int32),
+            "kind": kind,
+            "query_id": rows.query_id[sel],
+            "operator": op,
+            "agency": self.reg.op_agency[op],
+            "rules": np.asarray(mask, dtype=np.int64),
+            "score": np.bitwise_count(np.asarray(mask, dtype=np.int64)).astype(float)
+            if kind == "rule" else np.ones(int(sel.sum())),
+        })
+
+    def _repeated(self, rows: HumanRows, day: int) -> np.ndarray:
+        """Rows whose (operator, subject) reaches `repeat_count` no-case queries in the window."""
+        r = self.cfg.rules
+        no_case = ~rows.has_case
+        keys = rows.operator.astype(np.int64) * self.n_subjects + rows.subject
+        while self._window and self._window[0][0] <= day - r.repeat_window_days:
+            self._window.popleft()
+        before = np.concatenate([k for _, k in self._window]) if self._window else np.zeros(0, np.int64)
+        today = keys[no_case]
+        self._window.append((day, today))
+        out = np.zeros(len(keys), dtype=bool)
+        if len(today) == 0:
+            return out
+        uniq, today_counts = np.unique(today, return_counts=True)
+        prior = np.zeros(len(uniq), dtype=np.int64)
+        if len(before):
+            b_uniq, b_counts = np.unique(before, return_counts=True)
+            pos = np.minimum(np.searchsorted(b_uniq, uniq), len(b_uniq) - 1)
+            prior = np.where(b_uniq[pos] == uniq, b_counts[pos], 0)
+        crossing = uniq[(prior < r.repeat_count) & (prior + today_counts >= r.repeat_count)]
+        out[no_case] = np.isin(today, crossing)
+        return out
+
+    def _spikes(self, rows: HumanRows, day: int) -> pd.DataFrame:
+        r = self.cfg.rules
+        counts = np.bincount(rows.operator, minlength=len(self.ewma)).astype(float)
+        base = np.maximum(self.ewma, 1.0)
+        spiking = (counts >= r.spike_min) & (counts > r.spike_factor * base) if self.seen_days >= 14 \
+            else np.zeros(len(counts), dtype=bool)
+        self.ewma = 0.9 * self.ewma + 0.1 * counts
+        self.seen_days += 1
+        ops = np.flatnonzero(spiking)
+        return pd.DataFrame({
+            "day": np.full(len(ops), day, dtype=np.int32), "kind": "rule",
+            "query_id": pd.array([pd.NA] * len(ops), dtype="Int64"), "operator": ops.astype(np.int32),
+            "agency": self.reg.op_agency[ops], "rules": np.full(len(ops), RULE_BIT["volume_spike"]),
+            "score": counts[ops] / base[ops],
+        })
+
+    # ------------------------------------------------------------------ monthly anomaly score
+    def _feature_rows(self, rows: HumanRows, f: dict[str, np.ndarray], day: int) -> pd.DataFrame:
+        """Per operator, today's count of queries and of each flagged feature."""
+        df = pd.DataFrame({name: f[src] for name, src in FEATURE_SOURCES.items()})
+        df["n"] = 1
+        df["operator"] = rows.operator
+        return df.groupby("operator").sum()
+
+    def end_month(self, day: int) -> pd.DataFrame:
+        """Operator-month anomaly alerts (call on the last day of each month)."""
+        if not self.cfg.anomaly.enabled or not self._month_features:
+            self._month_features = []
+            return empty_alerts()
+        a = self.cfg.anomaly
+        df = pd.concat(self._month_features).groupby(level=0).sum().astype(float)
+        self._month_features = []
+        n = df["n"]
+        df = df[n >= a.min_queries]
+        if df.empty:
+            return empty_alerts()
+        shares = df[list(FEATURES)].div(df["n"], axis=0)
+        shares["volume"] = df["n"]
+        group = self.reg.op_type[df.index.to_numpy()]
+        med = shares.groupby(group).transform("median")
+        mad = (shares - med).abs().groupby(group).transform("median") * 1.4826
+        z = ((shares - med) / (mad + 0.02)).clip(lower=0, upper=10)
+        score = z.sum(axis=1)
+        hit = score[score > a.threshold]
+        ops = hit.index.to_numpy().astype(np.int32)
+        return pd.DataFrame({
+            "day": np.full(len(ops), day, dtype=np.int32), "kind": "anomaly",
+            "query_id": pd.array([pd.NA] * len(ops), dtype="Int64"), "operator": ops,
+            "agency": self.reg.op_agency[ops], "rules": np.zeros(len(ops), dtype=np.int64),
+            "score": hit.to_numpy(),
+        })
+
+
+def empty_alerts() -> pd.DataFrame:
+    return pd.DataFrame({
+        "day": pd.Series(dtype=np.int32), "kind": pd.Series(dtype=object),
+        "query_id": pd.Series(dtype="Int64"), "operator": pd.Series(dtype=np.int32),
+        "agency": pd.Series(dtype=np.int32), "rules": pd.Series(dtype=np.int64),
+        "score": pd.Series(dtype=float),
+    })
+
+
+def rule_names(mask: int) -> list[str]:
+    return [r for r in RULES if mask & RULE_BIT[r]]
