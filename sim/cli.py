@@ -398,6 +398,50 @@ def journal(
 
 @app.command()
 @user_errors
+def calibrate(
+    replications: int = typer.Option(3, help="replications per scenario (seed r = seed*1000 + r)"),
+    workers: int = typer.Option(1, help="parallel processes (results do not depend on it)"),
+    scenarios_dir: Path = typer.Option(Path("scenarios"), "--scenarios", help="where the scenarios are"),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="results directory to create"),
+) -> None:
+    """Run the calibration scenarios and compare with the public figures: target, model mean,
+    95% CI, pass/fail."""
+    from sim.calibration import TARGETS
+    from sim.calibration import calibrate as run_calibration
+    from sim.outputs import new_run_id, run_directory, write_manifest
+
+    if replications < 1:
+        raise ScenarioError(f"--replications: must be >= 1 (got {replications})")
+    if workers < 1:
+        raise ScenarioError(f"--workers: must be >= 1 (got {workers})")
+    for name in sorted({t.scenario for t in TARGETS}):
+        load_scenario(scenarios_dir / f"{name}.yaml")  # missing or bad files stop here
+    target = out_dir or Path("results") / "calibration" / new_run_id(0)
+    n_runs = replications * len({t.scenario for t in TARGETS})
+    with run_directory(target) as tmp:
+        with LazyBar(f"calibration ({n_runs} statewide runs)", total=n_runs) as bar:
+            bar.update(completed=0)
+            table, runs = run_calibration(scenarios_dir, replications, workers,
+                                          on_run=lambda: bar.update(advance=1))
+        table.to_csv(tmp / "calibration.csv", index=False)
+        runs.to_csv(tmp / "calibration_runs.csv", index=False)
+        write_manifest(tmp, kind="calibration", replications=replications,
+                       targets=table.to_dict(orient="records"))
+    t = Table(title=f"calibration against the public record ({replications} replications)")
+    for col in ("scenario", "measure", "target", "model mean", "95% CI", "result"):
+        t.add_column(col, justify="right" if col in ("model mean", "95% CI") else "left")
+    for _, r in table.iterrows():
+        share = r["measure"].endswith("share")
+        fmt = (lambda v: f"{v:.1%}") if share else (lambda v: f"{v:,.1f}")
+        t.add_row(r["scenario"], r["measure"], r["target"], fmt(r["mean"]),
+                  f"{fmt(r['ci_low'])} - {fmt(r['ci_high'])}",
+                  "[green]pass[/]" if r["passed"] else "[red]FAIL[/]")
+    out.print(t)
+    out.print(f"results: [bold]{target}[/]")
+
+
+@app.command()
+@user_errors
 def check(scenario_file: Path = typer.Argument(..., metavar="SCENARIO")) -> None:
     """Validate a scenario file without running it."""
     scenario = load_scenario(scenario_file)

@@ -32,6 +32,8 @@ from sim.config.oversight import RULES, Detection
 from sim.world import FAMILY, HOUSEHOLD, SHIFT_HOURS, WorldModel
 
 ALERT_KINDS = ("rule", "random_audit", "anomaly", "complaint")
+# names of the answer key's columns, refused if a table carrying them is handed to detection
+ANSWER_KEY_COLUMNS = ("is_misuse", "category", "archetype", "incident_id")
 RULE_BIT = {r: 1 << i for i, r in enumerate(RULES)}
 ACHS_KEY_IDX = np.array([KEY_NAMES.index(k) for k in ACHS_KEYS])
 # anomaly features (shares of an operator's month) and the per-row flags they count
@@ -90,6 +92,9 @@ class HumanRows:
 
     @classmethod
     def from_journal(cls, table: pa.Table) -> HumanRows:
+        leaked = set(table.column_names) & set(ANSWER_KEY_COLUMNS)
+        if leaked:
+            raise ValueError(f"detection was handed answer-key columns {sorted(leaked)}")
         human = table.filter(pc.is_valid(table.column("operator")))
 
         def col(name):
