@@ -110,6 +110,7 @@ class OversightModel:
         rep = cfg.reporting
         a = rep.propensity_mean * rep.propensity_concentration
         b = (1 - rep.propensity_mean) * rep.propensity_concentration
+        self.investigates = ~ag["dhs"].to_numpy() | cfg.investigation.dhs_investigates
         self.propensity = self.rng.beta(max(a, 1e-6), max(b, 1e-6), n_ag)
         self.underreports = self.rng.random(n_ag) < rep.underreport_share
         self.level = np.zeros(n_ag, dtype=np.int8)  # 0 none, 1 censure, 2 suspension, 3 removal
@@ -122,6 +123,7 @@ class OversightModel:
         self.op_last_misuse = np.full(n_ops, -10_000, dtype=np.int64)
         self.op_last_category = np.full(n_ops, -1, dtype=np.int16)
         self.open_case: dict[int, int] = {}
+        self.dismissed = np.zeros(n_ops, dtype=bool)  # terminated or resigned: never back
         self.complaints_due: dict[int, list[tuple]] = {}
         # records
         self.alert_parts: list[pd.DataFrame] = []
@@ -268,12 +270,13 @@ class OversightModel:
         for a in range(self.n_ag):
             q = self.queues[a]
             n_rev = int(self.credit[a])
-            if not q:
-                self.credit[a] = min(self.credit[a], self.budget[a])  # unused budget does not pile up
-                continue
-            pending = np.concatenate(q)
+            pending = np.concatenate(q) if q else np.zeros(0, dtype=np.int64)
             take, rest = pending[:n_rev], pending[n_rev:]
             self.credit[a] -= len(take)
+            if len(take) < n_rev:  # idle investigator time is not banked: keep the fraction only
+                self.credit[a] %= 1.0
+            if not q:
+                continue
             if inv.overflow == "drop":
                 if len(rest):
                     self.dropped.append(rest)
@@ -283,7 +286,7 @@ class OversightModel:
             for aid in take.tolist():
                 self.reviewed.append((aid, self.first_day + k))
                 op = int(op_col[aid])
-                if op in self.open_case:
+                if op in self.open_case or not self.investigates[a]:
                     continue
                 misuse, category = self._is_misuse(qid_col[aid], op, k)
                 if kind_col[aid] == "complaint":
@@ -342,14 +345,16 @@ class OversightModel:
         self.discipline.append(dict(day=self.first_day + k, case_id=case["case_id"], operator=op,
                                     agency=case["agency"], outcome=outcome, referral=case["referral"]))
         if outcome in ("termination", "resignation"):
+            self.dismissed[op] = True
             self.lawful.active[op] = False
-        elif outcome == "suspension":
+        elif outcome == "suspension" and not self.dismissed[op]:
             self.lawful.active[op] = False
             self.env.process(self._reinstate(op, inv.suspension_days))
 
     def _reinstate(self, op, days):
         yield self.env.timeout(days)
-        self.lawful.active[op] = True
+        if not self.dismissed[op]:
+            self.lawful.active[op] = True
 
     # ------------------------------------------------------------------ annual report
     def _reporting(self):

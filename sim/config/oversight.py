@@ -115,6 +115,9 @@ class Investigation(Strict):
                                  "resignation": 7, "termination": 7, "no_action": 44}
     )
     suspension_days: PositiveInt = 20
+    dhs_investigates: bool = Field(
+        False, description="DHS components open cases (none reported an investigation in 2018, seed 004)"
+    )
     criminal_referral: Probability = Field(0.05, description="confirmed cases referred for prosecution")
 
     @field_validator("outcome_shares")

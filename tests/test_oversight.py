@@ -1,0 +1,254 @@
+"""The oversight loop on small worlds: deadlines, schedules, budgets, ladder, feedback, metrics."""
+
+from __future__ import annotations
+
+import math
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from sim.cli import app
+from sim.config import parse_scenario
+from sim.metrics import detection_metrics
+from sim.oversight import OversightModel, cal
+from sim.rng import Streams
+from sim.world import day_number
+
+COUNTIES = ["Alpine", "Sierra", "Modoc", "Mono", "Inyo"]
+
+
+def scenario(oversight: dict, years=1, **extra) -> dict:
+    d = {"name": "o", "seed": 4, "model": "oversight", "topology": {"counties": COUNTIES},
+         "journal": {"start_date": "2018-01-01"},
+         "oversight": {"years": years, "warmup_days": 30, **oversight}}
+    d.update(extra)
+    return d
+
+
+def run(d: dict, seed=4):
+    model = OversightModel(parse_scenario(d), Streams(seed))
+    return model, model.run()
+
+
+def day_of(d: date) -> int:
+    return day_number(d)
+
+
+def test_feb_1_deadline_follow_up_and_census():
+    model, r = run(scenario({"follow_up": {"regime": "proactive"}}, years=2))
+    rep = r.reports
+    for year in (2018, 2019):
+        opens, deadline = day_of(date(year + 1, 1, 1)), day_of(date(year + 1, 2, 1))
+        mine = rep[rep["report_year"] == year]
+        assert (mine["submitted_day"] >= opens).all()
+        calls = r.follow_ups[(r.follow_ups["report_year"] == year) & (r.follow_ups["kind"] == "outreach_call")]
+        late = mine[mine["submitted_day"] >= deadline]
+        # every late form follows an outreach call to that agency
+        for _, row in late.iterrows():
+            called = calls[(calls["agency"] == row["agency"]) & (calls["day"] < row["submitted_day"])]
+            assert len(called) > 0
+        reminders = r.follow_ups[(r.follow_ups["report_year"] == year) & (r.follow_ups["kind"] == "reminder")]
+        assert (reminders["day"] == deadline - 30).all()
+        census = r.compliance[r.compliance["report_year"] == year].iloc[0]
+        cutoff = deadline + 120
+        assert census["reported"] == (mine["submitted_day"] < cutoff).sum()
+        assert census["reported_share"] == pytest.approx(census["reported"] / census["agencies"])
+
+
+def test_cac_meets_on_schedule_and_lists_non_reporters():
+    model, r = run(scenario({"cac": {"meeting_days_of_year": [40, 200]}}))
+    days = sorted(r.cac_meetings["day"])
+    expected = [day_of(date(y, 1, 1)) + d - 1 for y in (2018, 2019, 2020) for d in (40, 200)]
+    assert days == [d for d in expected if d < model.first_day + model.n_days]
+    first_after = day_of(date(2019, 1, 1)) + 39  # first meeting after the Feb 1 2019 deadline
+    listed = r.public_list[r.public_list["report_year"] == 2018]
+    reported = set(r.reports.loc[(r.reports["report_year"] == 2018)
+                                 & (r.reports["submitted_day"] < first_after), "agency"])
+    eligible = set(range(len(r.agencies)))
+    assert set(listed["agency"]) == eligible - reported
+    assert (listed["listed_day"] == first_after).all()
+
+
+def test_sanction_ladder_escalates_in_order_and_cuts_traffic():
+    d = scenario({"reporting": {"propensity_mean": 0.0}, "follow_up": {"regime": "passive"},
+                  "audits": {"cyclical": False}}, years=3)
+    model, r = run(d)
+    s = r.sanctions[r.sanctions["step"].isin(["censure", "suspension", "removal"])]
+    assert len(s) > 0
+    for _agency, g in s.groupby("agency"):
+        steps = list(g.sort_values("day")["step"])
+        assert steps == ["censure", "suspension", "removal"][: len(steps)]
+        assert len(steps) == 3  # three years without a report: removed
+    assert r.agencies["removed"].all()
+    # a removed agency's people and devices stop generating traffic
+    last = model.first_day + model.n_days - 1
+    rows = model.gen.rows(last, model.n_days - 1)
+    assert len(rows["time"]) == 0
+    # suspensions ended with service restored before the removal
+    restored = r.sanctions[r.sanctions["step"] == "service_restored"]
+    assert len(restored) == r.agencies.shape[0]
+
+
+def test_suspended_agency_stops_and_resumes():
+    model = OversightModel(parse_scenario(scenario({})), Streams(1))
+    lawful = model.lawful
+    day = model.first_day
+    agency = int(np.bincount(model.world.operators.agency).argmax())
+    before = lawful.operator_rows(day)
+    assert (model.world.operators.agency[before["operator"]] == agency).any()
+    lawful.agency_active[agency] = False
+    during = lawful.operator_rows(day)
+    assert not (model.world.operators.agency[during["operator"]] == agency).any()
+    auto = lawful.automated_rows(day)
+    assert not (model.world.device_agency[auto["device"]] == agency).any()
+    lawful.agency_active[agency] = True
+    after = lawful.operator_rows(day)
+    assert (model.world.operators.agency[after["operator"]] == agency).any()
+
+
+@pytest.mark.parametrize("overflow", ["wait", "drop"])
+def test_investigator_budget_caps_reviews(overflow):
+    d = scenario({"detection": {"random_audit_rate": 0.05},
+                  "investigation": {"budget_base": 1.0, "budget_per_100_operators": 0.0,
+                                    "overflow": overflow}})
+    model, r = run(d)
+    a = r.alerts
+    reviewed = a[a["status"] == "reviewed"]
+    assert len(reviewed) > 0
+    months = pd.to_datetime(reviewed["day"], unit="D").dt.to_period("M")
+    # reviews happen on the 1st of the month for the alerts queued before; at most 1 per agency-month
+    by = model.reviewed
+    review_days = pd.Series([d for _, d in by])
+    assert (pd.to_datetime(review_days, unit="D").dt.day == 1).all()
+    per = pd.DataFrame({"agency": a.set_index("alert_id").loc[[i for i, _ in by], "agency"].to_numpy(),
+                        "day": review_days}).groupby(["agency", "day"]).size()
+    assert per.max() <= 1
+    if overflow == "drop":
+        assert (a["status"] == "dropped").sum() > 0
+    else:
+        assert (a["status"] == "dropped").sum() == 0 and (a["status"] == "pending").sum() > 0
+    assert len(months) == len(reviewed)
+
+
+def test_outcomes_follow_the_configured_shares():
+    d = scenario({"detection": {"random_audit_rate": 0.03},
+                  "investigation": {"budget_base": 500, "open_if_lawful": 1.0, "confirm_if_lawful": 1.0,
+                                    "open_if_misuse": 1.0, "confirm_if_misuse": 1.0, "mean_days": 5}})
+    model, r = run(d)
+    inv = r.investigations
+    confirmed = inv[inv["confirmed"] == True]  # noqa: E712
+    n = len(confirmed)
+    assert n > 300
+    shares = parse_scenario(d).oversight.investigation.outcome_shares
+    total = sum(shares.values())
+    for outcome, w in shares.items():
+        p = w / total
+        k = int((confirmed["outcome"] == outcome).sum())
+        assert abs(k - n * p) <= 4 * math.sqrt(n * p * (1 - p)) + 1, outcome
+    # dismissed operators stop querying for good
+    gone = r.discipline[r.discipline["outcome"].isin(["termination", "resignation"])]["operator"]
+    assert not model.lawful.active[gone.to_numpy()].any()
+    rows = model.lawful.operator_rows(model.first_day + model.n_days)
+    assert not np.isin(rows["operator"], gone.to_numpy()).any()
+    # referrals name the statutes
+    refs = set(r.discipline["referral"].dropna())
+    assert refs and refs <= {"Vehicle Code 1808.45", "Penal Code 11141-11143", "Penal Code 13302-13304",
+                             "Government Code 6200"}
+
+
+def test_reporting_shares_match_the_regimes():
+    """Fast calibration check: passive share ~ the propensity; proactive ~ 1-(1-m)(1-r)(1-c)^k."""
+    years = 4
+    for regime, expect in (("passive", 0.58), ("proactive", 1 - 0.42 * 0.5 * 0.55**4)):
+        model, r = run(scenario({"follow_up": {"regime": regime}, "cac": {"enforce": False},
+                                 "audits": {"cyclical": False}}, years=years), seed=9)
+        c = r.compliance
+        n = int(c["agencies"].sum())
+        share = c["reported"].sum() / n
+        # agencies keep their propensity across years (Beta, concentration 6): widen the binomial sd
+        sd = math.sqrt(expect * (1 - expect) / n) * math.sqrt(1 + (years - 1) / 7)
+        assert abs(share - expect) <= 4 * sd + 0.01, (regime, share, expect)
+
+
+def test_dhs_self_report_and_targeted_audit():
+    d = scenario({"follow_up": {"regime": "proactive"},
+                  "audits": {"cyclical": False,
+                             "targeted": [{"agencies": "dhs", "day_of_year": 70, "years": [2019]}]}},
+                 years=2)
+    model, r = run(d)
+    dhs = set(np.flatnonzero(r.agencies["dhs"]))
+    ice = set(np.flatnonzero(r.agencies["dhs"] & r.agencies["name"].str.contains("ICE")))
+    assert ice
+    truth_ice = r.truth[r.truth["archetype"] == "agency_purpose"]
+    assert len(truth_ice) > 1000
+    dhs_reports = r.reports[r.reports["agency"].isin(dhs)]
+    assert len(dhs_reports) > 0 and dhs_reports["investigations"].sum() == 0
+    audits = r.audits[(r.audits["kind"] == "targeted")]
+    assert set(audits["agency"]) == dhs
+    assert (audits.loc[audits["agency"].isin(ice), "archetypes"].str.contains("agency_purpose")).any()
+    suspended = r.sanctions[(r.sanctions["step"] == "suspension") & r.sanctions["agency"].isin(ice)]
+    assert len(suspended) > 0
+    assert (suspended["day"] > day_of(date(2019, 3, 11))).all()
+
+
+def test_eff_fields_on_the_form():
+    d = scenario({"reporting": {"eff_fields": True}, "follow_up": {"regime": "proactive"},
+                  "detection": {"random_audit_rate": 0.02},
+                  "investigation": {"budget_base": 100}})
+    _, r = run(d)
+    rep = r.reports
+    assert "individuals" in rep and "category_achs_licensing" in rep
+    found = rep[rep["misuse_found"] > 0]
+    assert len(found) > 0
+    assert (found["individuals"] <= found["misuse_found"]).all()
+    cats = [c for c in rep if c.startswith("category_")]
+    assert (rep[cats].sum(axis=1) <= rep["violations"]).all()
+
+
+def test_metrics_are_recomputable_from_the_parquet_outputs(tmp_path):
+    d = scenario({"detection": {"random_audit_rate": 0.01,
+                                "rules": {"enabled": ["off_shift", "surname_or_address"]}}})
+    scen = tmp_path / "s.yaml"
+    scen.write_text(yaml.safe_dump(d, default_flow_style=False))
+    out = tmp_path / "out"
+    res = CliRunner().invoke(app, ["run", str(scen), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    alerts = pd.read_parquet(out / "alerts.parquet")
+    truth = pd.read_parquet(out / "truth.parquet")
+    incidents = pd.read_parquet(out / "incidents.parquet")
+    reviews = int((alerts["status"] == "reviewed").sum())
+    again = detection_metrics(alerts, truth, incidents, reviews)
+    for name, df in again.items():
+        written = pd.read_csv(out / f"metrics_{name}.csv")
+        pd.testing.assert_frame_equal(df.reset_index(drop=True), written, check_dtype=False,
+                                      check_categorical=False)
+    # and the precision figures are what the answer key says
+    pol = again["by_policy"].set_index("policy")
+    flagged = alerts[(alerts["kind"] == "random_audit")]
+    tp = flagged["query_id"].astype("int64").isin(set(truth["query_id"])).sum()
+    assert pol.loc["random_audit", "true_positives"] == tp
+    assert "oversight by year" in res.output
+
+
+@pytest.mark.parametrize("over,needle", [
+    ({"detection": {"rules": {"enabled": ["mind_reading"]}}}, "mind_reading"),
+    ({"investigation": {"budget_base": -1}}, "oversight.investigation.budget_base"),
+    ({"cac": {"meeting_days_of_year": []}}, "meet at least once"),
+    ({"cac": {"rules": [{"trigger": "non_reporting", "count": 1, "step": "flogging"}]}}, "flogging"),
+    ({"cac": {"rules": [{"trigger": "rumour", "count": 1, "step": "censure"}]}}, "rumour"),
+])
+def test_bad_oversight_config(tmp_path, over, needle):
+    scen = tmp_path / "s.yaml"
+    scen.write_text(yaml.safe_dump(scenario(over)))
+    res = CliRunner().invoke(app, ["run", str(scen), "--out", str(tmp_path / "x")])
+    assert res.exit_code == 2 and needle in res.output
+    assert not (tmp_path / "x").exists()
+
+
+def test_calendar_helper():
+    assert cal(day_of(date(2019, 2, 1))) == date(2019, 2, 1)
+    assert cal(day_of(date(2019, 2, 1)) - 1) == date(2019, 2, 1) - timedelta(days=1)
