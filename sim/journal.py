@@ -97,6 +97,7 @@ class JournalGenerator:
             graph = build_topology(scenario.topology, scenario.network, streams)
         self.graph = graph
         self.world = world or build_world(graph, scenario.world, streams, start)
+        self.world.excluded_oris = list(scenario.topology.excluded_oris)
         self.lawful = LawfulTraffic(self.world, jc.queries, scenario.traffic.diurnal,
                                     streams.fresh("traffic"))
         self.misuse: MisuseSet = MisuseGenerator(self.world, scenario.misuse, self.lawful,

@@ -14,6 +14,7 @@ from simpy import Environment
 
 from sim.config import DATABASES, Scenario, Switch
 from sim.distributions import Sampler
+from sim.errors import ScenarioError
 from sim.network import Hop, QueueNet, link_delay
 from sim.rng import Streams
 from sim.stations import HubRole, LinkState, Station
@@ -22,6 +23,15 @@ from topology.builder import BACKUP_HUB, HUB, db_node, msc_servers
 TERMINAL, MDT = 0, 1
 DEVICE_KINDS = ("terminal", "mdt")
 NDB = len(DATABASES)
+
+
+def excluded_agencies(graph: nx.DiGraph, agencies: list[str], oris: list[str]) -> np.ndarray:
+    """Indices of the agencies named by `topology.excluded_oris` (unknown ORIs are errors)."""
+    index = {graph.nodes[a]["ori"]: i for i, a in enumerate(agencies)}
+    unknown = [o for o in oris if o not in index]
+    if unknown:
+        raise ScenarioError(f"topology.excluded_oris: unknown ORI {unknown[0]!r} in this topology")
+    return np.array([index[o] for o in oris], dtype=np.int64)
 
 
 class CletsNetwork(QueueNet):
@@ -103,6 +113,8 @@ class CletsNetwork(QueueNet):
         self.device_kind = np.asarray(kind_of, dtype=np.int8)
         self.device_names = names
         per_hour = np.where(self.device_kind == MDT, tr.mdt_rate_per_hour, tr.terminal_rate_per_hour)
+        excluded = excluded_agencies(self.graph, self.agencies, self.scenario.topology.excluded_oris)
+        per_hour = np.where(np.isin(self.device_agency, excluded), 0.0, per_hour)
         self.device_rates = per_hour / 3600.0  # day-average, before diurnal curve and load factor
 
     # ------------------------------------------------------------------ routes

@@ -153,6 +153,12 @@ def write_oversight_run(result, directory: Path, scenario_path: str | None = Non
     for name, df in metrics.items():
         df.to_csv(directory / f"metrics_{name}.csv", index=False)
     removed = result.agencies.loc[result.agencies["removed"], "ori"].tolist()
+    cut_off = result.agencies.loc[~result.agencies["active_at_end"], "ori"].tolist()
+    (directory / "post_sanction.yaml").write_text(
+        "# Agencies without CLETS service at the end of this oversight run (removed or suspended).\n"
+        "# Merge into a network scenario to run the message-level model on the post-sanction\n"
+        "# topology, e.g. copy this block into scenarios/baseline_peak_hour.yaml.\n"
+        "topology:\n  excluded_oris: [" + ", ".join(cut_off) + "]\n")
     write_manifest(
         directory, kind="oversight_run", scenario_name=result.scenario.name,
         scenario_file=scenario_path, scenario=result.scenario.model_dump(mode="json"),

@@ -566,7 +566,7 @@ class OversightModel:
             audits=with_agency(self.audit_rows), cac_meetings=pd.DataFrame(self.meetings),
             sanctions=sanctions, truth=truth, incidents=self.gen.misuse.incidents,
             agencies=names.assign(level=[(["none", *SANCTION_STEPS])[v] for v in self.level],
-                                  removed=self.removed),
+                                  removed=self.removed, active_at_end=self.lawful.agency_active.copy()),
             yearly=pd.DataFrame(),
         )
         result.yearly = yearly_summary(result, self.human_rows_by_year)

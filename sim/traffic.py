@@ -151,6 +151,9 @@ class LawfulTraffic:
         self.shift_rate = role_rate * factor[ops.agency]  # per shift, before weekday
         self.active = np.ones(len(ops), dtype=bool)  # oversight switches operators off
         self.agency_active = np.ones(len(ag), dtype=bool)
+        excluded = set(world.excluded_oris)
+        if excluded:
+            self.agency_active[ag["ori"].isin(excluded).to_numpy()] = False
         self.weekly = np.asarray(cfg.weekly) / np.mean(cfg.weekly)
         self.key_cum = {who: cum(mix, KEY_NAMES) for who, mix in cfg.key_mix.items()}
         group = np.array([GROUPS.index(PURPOSE_GROUP.get(t, "other")) for t in types])

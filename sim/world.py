@@ -131,7 +131,7 @@ class WorldModel:
     relations: RelationTable
     high_profile_ids: np.ndarray
     reference_day: int
-    stats: dict = field(default_factory=dict)
+    excluded_oris: list[str] = field(default_factory=list)  # service removed: no traffic
 
     def subject_names(self, ids: np.ndarray) -> np.ndarray:
         ids = np.asarray(ids)

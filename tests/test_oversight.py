@@ -252,3 +252,28 @@ def test_bad_oversight_config(tmp_path, over, needle):
 def test_calendar_helper():
     assert cal(day_of(date(2019, 2, 1))) == date(2019, 2, 1)
     assert cal(day_of(date(2019, 2, 1)) - 1) == date(2019, 2, 1) - timedelta(days=1)
+
+
+def test_post_sanction_topology_runs_without_the_removed_agencies(tmp_path):
+    """The CAC's removals feed back into the message-level model through topology.excluded_oris."""
+    from sim.errors import ScenarioError
+    from sim.runner import simulate_network
+
+    d = scenario({"reporting": {"propensity_mean": 0.3}, "audits": {"cyclical": False}}, years=3)
+    scen = tmp_path / "o.yaml"
+    scen.write_text(yaml.safe_dump(d))
+    out = tmp_path / "out"
+    assert CliRunner().invoke(app, ["run", str(scen), "--out", str(out)]).exit_code == 0
+    post = yaml.safe_load((out / "post_sanction.yaml").read_text())
+    cut = post["topology"]["excluded_oris"]
+    agencies = pd.read_parquet(out / "agencies.parquet")
+    assert 0 < len(cut) < len(agencies)
+    assert set(agencies.loc[agencies["removed"], "ori"]) <= set(cut)
+    net = {"name": "n", "seed": 2, "topology": {"counties": COUNTIES, "excluded_oris": cut},
+           "horizon": {"start_hour": 12, "duration_s": 900, "warmup_s": 0}}
+    m = simulate_network(parse_scenario(net)).messages.to_pandas()
+    origin_ori = m["agency"].astype(str).str.split(":").str[1]
+    assert len(m) > 0 and not origin_ori.isin(cut).any()
+    with pytest.raises(ScenarioError, match="excluded_oris"):
+        simulate_network(parse_scenario({**net, "topology": {"counties": COUNTIES,
+                                                             "excluded_oris": ["CA9999999"]}}))

@@ -68,3 +68,8 @@ class Topology(Strict):
     )
     agencies: Agencies = Agencies()
     devices: Devices = Devices()
+    excluded_oris: list[str] = Field(
+        default_factory=list,
+        description="agencies whose CLETS service was removed or suspended (e.g. the CAC's "
+        "sanctions of an oversight run): their terminals generate no traffic",
+    )
