@@ -38,6 +38,7 @@ bench: $(VENV)/.installed-bench
 	$(BIN)/python benchmarks/network_overhead.py
 	$(BIN)/python benchmarks/statewide.py
 	$(BIN)/python benchmarks/journal_throughput.py
+	$(BIN)/python benchmarks/oversight_year.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

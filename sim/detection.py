@@ -193,7 +193,7 @@ class Detector:
         op = rows.operator[sel]
         return pd.DataFrame({
             "day": np.full(int(sel.sum()), day, dtype=np.int32),
-            "kind": kind,
+            "kind": kinds(kind, int(sel.sum())),
             "query_id": rows.query_id[sel],
             "operator": op,
             "agency": self.reg.op_agency[op],
@@ -235,7 +235,7 @@ class Detector:
         self.seen_days += 1
         ops = np.flatnonzero(spiking)
         return pd.DataFrame({
-            "day": np.full(len(ops), day, dtype=np.int32), "kind": "rule",
+            "day": np.full(len(ops), day, dtype=np.int32), "kind": kinds("rule", len(ops)),
             "query_id": pd.array([pd.NA] * len(ops), dtype="Int64"), "operator": ops.astype(np.int32),
             "agency": self.reg.op_agency[ops], "rules": np.full(len(ops), RULE_BIT["volume_spike"]),
             "score": counts[ops] / base[ops],
@@ -271,16 +271,21 @@ class Detector:
         hit = score[score > a.threshold]
         ops = hit.index.to_numpy().astype(np.int32)
         return pd.DataFrame({
-            "day": np.full(len(ops), day, dtype=np.int32), "kind": "anomaly",
+            "day": np.full(len(ops), day, dtype=np.int32), "kind": kinds("anomaly", len(ops)),
             "query_id": pd.array([pd.NA] * len(ops), dtype="Int64"), "operator": ops,
             "agency": self.reg.op_agency[ops], "rules": np.zeros(len(ops), dtype=np.int64),
             "score": hit.to_numpy(),
         })
 
 
+def kinds(kind: str, n: int) -> pd.Categorical:
+    """An alert-kind column (categorical: millions of alerts stay small)."""
+    return pd.Categorical.from_codes(np.full(n, ALERT_KINDS.index(kind), dtype=np.int8), ALERT_KINDS)
+
+
 def empty_alerts() -> pd.DataFrame:
     return pd.DataFrame({
-        "day": pd.Series(dtype=np.int32), "kind": pd.Series(dtype=object),
+        "day": pd.Series(dtype=np.int32), "kind": kinds("rule", 0),
         "query_id": pd.Series(dtype="Int64"), "operator": pd.Series(dtype=np.int32),
         "agency": pd.Series(dtype=np.int32), "rules": pd.Series(dtype=np.int64),
         "score": pd.Series(dtype=float),

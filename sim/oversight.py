@@ -36,7 +36,7 @@ import simpy
 from sim.catalogue import ARCHETYPES, CATEGORY_NAMES
 from sim.config import Scenario
 from sim.config.oversight import OUTCOMES, SANCTION_STEPS, TRIGGERS
-from sim.detection import ALERT_KINDS, Detector, HumanRows, Registry, empty_alerts
+from sim.detection import ALERT_KINDS, Detector, HumanRows, Registry, empty_alerts, kinds
 from sim.journal import JournalGenerator
 from sim.rng import Streams
 from sim.world import EPOCH, day_number
@@ -89,8 +89,9 @@ class OversightModel:
         # run past the last year's deadline, census and the CAC meeting after it
         tail = 31 + cfg.reporting.census_days_after_deadline + 100
         self.first_day = day_number(sim_start)
-        self.n_days = (end - sim_start).days + tail
-        self.gen = JournalGenerator(scenario, streams, graph=graph, days=self.n_days,
+        self.journal_days = (end - sim_start).days  # after the last reported year: paperwork only
+        self.n_days = self.journal_days + tail
+        self.gen = JournalGenerator(scenario, streams, graph=graph, days=self.journal_days,
                                     automated=cfg.automated_rows, start=sim_start)
         self.world = w = self.gen.world
         self.lawful = self.gen.lawful
@@ -166,6 +167,12 @@ class OversightModel:
         env = self.env
         for k in range(self.n_days):
             day = self.first_day + k
+            if k >= self.journal_days:  # the reported years are over: only complaints still arrive
+                self._enqueue(self._complaint_alerts(k, day))
+                if progress is not None:
+                    progress(1)
+                yield env.timeout(1)
+                continue
             chunk = self.gen.day(day, k)
             rows = HumanRows.from_journal(chunk.journal)
             year = self.date_of(k).year
@@ -174,21 +181,25 @@ class OversightModel:
             alerts = self.detector.run_rows(rows, day)
             if self.date_of(k + 1).day == 1:
                 alerts = pd.concat([alerts, self.detector.end_month(day)], ignore_index=True)
-            for c in self.complaints_due.pop(k, []):
-                self.complaint_rows.append(c)
-            due = [c for c in self.complaint_rows if c["arrival_k"] == k]
-            if due:
-                alerts = pd.concat([alerts, pd.DataFrame({
-                    "day": np.full(len(due), day, dtype=np.int32), "kind": "complaint",
-                    "query_id": pd.array([c["query_id"] for c in due], dtype="Int64"),
-                    "operator": np.array([c["operator"] for c in due], dtype=np.int32),
-                    "agency": np.array([c["agency"] for c in due], dtype=np.int32),
-                    "rules": np.zeros(len(due), dtype=np.int64), "score": np.ones(len(due)),
-                })], ignore_index=True)
+            alerts = pd.concat([alerts, self._complaint_alerts(k, day)], ignore_index=True)
             self._enqueue(alerts)
             if progress is not None:
                 progress(1)
             yield env.timeout(1)
+
+    def _complaint_alerts(self, k: int, day: int) -> pd.DataFrame:
+        """Complaints arriving today, as alerts to the operator's agency."""
+        due = self.complaints_due.pop(k, [])
+        self.complaint_rows.extend(due)
+        if not due:
+            return empty_alerts()
+        return pd.DataFrame({
+            "day": np.full(len(due), day, dtype=np.int32), "kind": kinds("complaint", len(due)),
+            "query_id": pd.array([c["query_id"] for c in due], dtype="Int64"),
+            "operator": np.array([c["operator"] for c in due], dtype=np.int32),
+            "agency": np.array([c["agency"] for c in due], dtype=np.int32),
+            "rules": np.zeros(len(due), dtype=np.int64), "score": np.ones(len(due)),
+        })
 
     def _learn_truth(self, chunk, rows: HumanRows, k: int) -> None:
         """World-side: record the day's misuse and schedule the complaints victims will make."""
@@ -266,7 +277,8 @@ class OversightModel:
         self.credit += self.budget
         qid_col = alerts["query_id"].to_numpy(dtype=np.float64, na_value=np.nan)
         op_col = alerts["operator"].to_numpy()
-        kind_col = alerts["kind"].to_numpy()
+        kind_col = alerts["kind"].cat.codes.to_numpy()
+        complaint = ALERT_KINDS.index("complaint")
         for a in range(self.n_ag):
             q = self.queues[a]
             n_rev = int(self.credit[a])
@@ -289,12 +301,12 @@ class OversightModel:
                 if op in self.open_case or not self.investigates[a]:
                     continue
                 misuse, category = self._is_misuse(qid_col[aid], op, k)
-                if kind_col[aid] == "complaint":
+                if kind_col[aid] == complaint:
                     p = inv.open_complaint
                 else:
                     p = inv.open_if_misuse if misuse else inv.open_if_lawful
                 if self.rng.random() < p:
-                    self._open_case(k, a, op, aid, kind_col[aid], misuse, category)
+                    self._open_case(k, a, op, aid, ALERT_KINDS[kind_col[aid]], misuse, category)
 
     def _is_misuse(self, qid: float, op: int, k: int) -> tuple[bool, int]:
         """Answer key for a reviewed alert: the query itself, or the operator's recent misuse."""

@@ -86,8 +86,8 @@ def test_sanction_ladder_escalates_in_order_and_cuts_traffic():
     assert r.agencies["removed"].all()
     # a removed agency's people and devices stop generating traffic
     last = model.first_day + model.n_days - 1
-    rows = model.gen.rows(last, model.n_days - 1)
-    assert len(rows["time"]) == 0
+    assert len(model.lawful.operator_rows(last)["time"]) == 0
+    assert len(model.lawful.automated_rows(last)["time"]) == 0
     # suspensions ended with service restored before the removal
     restored = r.sanctions[r.sanctions["step"] == "service_restored"]
     assert len(restored) == r.agencies.shape[0]

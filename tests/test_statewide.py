@@ -37,3 +37,13 @@ def test_shipped_scenarios_run_and_differ_from_baseline(name):
         assert other.summary["rejected"] > 1000
     else:
         assert other.summary["timed_out"] > 1000 > base.summary["timed_out"]
+
+
+@pytest.mark.slow
+def test_calibration_targets_hold_statewide():
+    """passive 58% and proactive 98% within 3 points, reported counts in the public range."""
+    from sim.calibration import calibrate
+
+    table, runs = calibrate(SCENARIOS, replications=3, workers=2)
+    assert table["passed"].all(), table.to_string()
+    assert (runs.groupby("scenario").size() == 3).all()
