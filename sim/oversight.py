@@ -444,36 +444,37 @@ class OversightModel:
     # ------------------------------------------------------------------ audits
     def _audits(self):
         env, au = self.env, self.cfg.audits
-        events: list[tuple[int, int, str]] = []
+        events: list[tuple[int, int, str, int]] = []  # (day, agency, kind, targeted audit index)
         if au.cyclical:
             cycle = au.cycle_years * 365
             offset = self.rng.integers(0, cycle, self.n_ag)
             for a in range(self.n_ag):
                 for k in range(int(offset[a]), self.n_days, cycle):
-                    events.append((k, a, "cyclical"))
+                    events.append((k, a, "cyclical", -1))
         dhs = np.flatnonzero(self.world.agencies["dhs"].to_numpy())
         start = self.start.year
-        for t in au.targeted:
+        for j, t in enumerate(au.targeted):
             targets = dhs if t.agencies == "dhs" else np.arange(self.n_ag)
             for year in (t.years or range(start, start + self.cfg.years)):
                 k = self.k_of(date(year, 1, 1)) + t.day_of_year - 1
                 if 0 <= k < self.n_days:
-                    events.extend((k, int(a), "targeted") for a in targets)
+                    events.extend((k, int(a), "targeted", j) for a in targets)
         events.sort()
         incidents = self.gen.misuse.incidents
         ori_agency = dict(zip(self.world.agencies["ori"], range(self.n_ag)))
         inc_agency = incidents["agency_ori"].map(ori_agency).fillna(-1).astype(int).to_numpy() \
             if len(incidents) else np.zeros(0, dtype=int)
-        for k, a, kind in events:
+        for k, a, kind, j in events:
             if k > env.now:
                 yield env.timeout(k - env.now)
             if self.removed[a]:
                 continue
+            find = {**au.find_probability, **(au.targeted[j].find_probability if j >= 0 else {})}
             day = self.first_day + k
             sel = np.flatnonzero((inc_agency == a) & (incidents["start_day"].to_numpy() <= day)
                                  & (incidents["end_day"].to_numpy() >= day - 365)) if len(incidents) else []
             found = [int(i) for i in sel
-                     if self.rng.random() < au.find_probability.get(incidents["archetype"].iat[i], 0.0)]
+                     if self.rng.random() < find.get(incidents["archetype"].iat[i], 0.0)]
             archetypes = sorted({incidents["archetype"].iat[i] for i in found})
             self.audit_rows.append(dict(day=day, agency=a, kind=kind, incidents_found=len(found),
                                         archetypes=",".join(archetypes)))

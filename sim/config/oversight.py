@@ -159,16 +159,21 @@ class TargetedAudit(Strict):
     agencies: Literal["dhs", "all"] = "dhs"
     day_of_year: Annotated[int, Field(ge=1, le=365)] = 60
     years: list[int] | None = Field(default=None, description="calendar years; null = every year")
+    find_probability: dict[str, Probability] = Field(
+        default_factory=lambda: {"agency_purpose": 0.9},
+        description="overrides for what this audit looks for (others as in the cyclical audit)",
+    )
 
 
 class Audits(Strict):
     cyclical: bool = True
     cycle_years: PositiveInt = 3
     find_probability: dict[str, Probability] = Field(
-        default_factory=lambda: {"agency_purpose": 0.9, "mass_rule": 0.8, "misunderstood_rule": 0.5,
+        default_factory=lambda: {"agency_purpose": 0.05, "mass_rule": 0.8, "misunderstood_rule": 0.5,
                                  "credential_sharing": 0.3, "occasional": 0.005, "lone_snooper": 0.2,
                                  "serious_case": 0.1, "curiosity_burst": 0.1, "data_for_hire": 0.2},
-        description="chance an audit finds an incident of the agency active in the past year",
+        description="chance a cyclical audit finds an incident of the agency active in the past "
+        "year (it checks procedure; purpose misuse needs a targeted audit)",
     )
     targeted: list[TargetedAudit] = Field(default_factory=list)
 
