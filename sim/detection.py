@@ -27,7 +27,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sim.catalogue import ACHS_KEYS, KEY_NAMES
+from sim.catalogue import ACHS_KEYS, KEY_NAMES, PURPOSES
 from sim.config.oversight import RULES, Detection
 from sim.world import FAMILY, HOUSEHOLD, SHIFT_HOURS, WorldModel
 
@@ -36,6 +36,7 @@ ALERT_KINDS = ("rule", "random_audit", "anomaly", "complaint")
 ANSWER_KEY_COLUMNS = ("is_misuse", "category", "archetype", "incident_id")
 RULE_BIT = {r: 1 << i for i, r in enumerate(RULES)}
 ACHS_KEY_IDX = np.array([KEY_NAMES.index(k) for k in ACHS_KEYS])
+NONCRIMINAL_PURPOSES = np.array([PURPOSES.index("licensing"), PURPOSES.index("employment")])
 # anomaly features (shares of an operator's month) and the per-row flags they count
 FEATURE_SOURCES = {"off_shift": "off_shift", "no_case": "no_case",
                    "out_of_county": "out_of_county_no_case", "high_profile": "high_profile",
@@ -88,6 +89,7 @@ class HumanRows:
     operator: np.ndarray
     subject: np.ndarray
     key: np.ndarray
+    purpose: np.ndarray
     has_case: np.ndarray
 
     @classmethod
@@ -106,6 +108,7 @@ class HumanRows:
             operator=col("operator").to_numpy(),
             subject=col("subject").to_numpy(),
             key=col("key").indices.to_numpy(),
+            purpose=col("purpose").indices.to_numpy(),
             has_case=pc.is_valid(col("case_number")).to_numpy(zero_copy_only=False),
         )
 
@@ -144,6 +147,8 @@ class Detector:
             "known_relation": self._known(op, subj),
             "high_profile": reg.subj_high_profile[subj],
             "achs_without_case": np.isin(rows.key, ACHS_KEY_IDX) & ~rows.has_case,
+            "achs_noncriminal_purpose": np.isin(rows.key, ACHS_KEY_IDX)
+            & np.isin(rows.purpose, NONCRIMINAL_PURPOSES),
             "out_of_county_no_case": (county >= 0) & (reg.subj_county[subj] != county) & ~rows.has_case,
             "off_shift": ~on_duty,
             "lapsed_certification": ~reg.certified_on(day, op),

@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from sim.catalogue import KEY_NAMES
+from sim.catalogue import KEY_NAMES, PURPOSES
 from sim.config import parse_scenario
 from sim.config.oversight import RULES
 from sim.detection import RULE_BIT, Detector, HumanRows, Registry
@@ -50,7 +50,9 @@ def journal(rows: list[dict]) -> pa.Table:
         "key": pa.DictionaryArray.from_arrays(pa.array(keys, pa.int8()), pa.array(list(KEY_NAMES))),
         "database": pa.DictionaryArray.from_arrays(pa.array([0] * n, pa.int8()), pa.array(["DMV"])),
         "subject": pa.array([r["subject"] for r in rows], pa.int32()),
-        "purpose": pa.DictionaryArray.from_arrays(pa.array([0] * n, pa.int8()), pa.array(["investigation"])),
+        "purpose": pa.DictionaryArray.from_arrays(
+            pa.array([PURPOSES.index(r.get("purpose", "investigation")) for r in rows], pa.int8()),
+            pa.array(list(PURPOSES))),
         "case_number": pa.array([r.get("case") for r in rows], pa.int64()),
     }, schema=JOURNAL_SCHEMA)
 
@@ -88,6 +90,8 @@ def test_each_rule_fires_exactly_where_it_should(world):
         dict(time=noon, operator=op, subject=other_county, case=1),  # 4 out of county, with case
         dict(time=noon, operator=op, subject=other_county),  # 5 out of county, no case
         dict(time=DAY * 86400 + 2 * 3600, operator=op, subject=stranger, case=1),  # 6 off shift
+        dict(time=noon, operator=op, subject=stranger, key="QH", case=1, purpose="licensing"),  # 7 CCW
+        dict(time=noon, operator=op, subject=stranger, key="DL", case=1, purpose="licensing"),  # 8 not ACHS
     ]
     det = detector(world, list(RULES))
     alerts = det.run_day(journal(rows), DAY)
@@ -99,6 +103,8 @@ def test_each_rule_fires_exactly_where_it_should(world):
     assert 4 not in masks
     assert masks[5] == RULE_BIT["out_of_county_no_case"]
     assert masks[6] == RULE_BIT["off_shift"]
+    assert masks[7] == RULE_BIT["achs_noncriminal_purpose"]
+    assert 8 not in masks
 
 
 def test_lapsed_operator_and_repeated_subject(world):

@@ -21,6 +21,7 @@ RULES = (
     "known_relation",  # subject is a relation the agency has on file
     "high_profile",  # subject is on the state's media-figure list
     "achs_without_case",  # ACHS query with no case/call number
+    "achs_noncriminal_purpose",  # ACHS query stating a licensing or employment purpose
     "out_of_county_no_case",  # subject outside the agency's county, no case number
     "off_shift",  # query outside the operator's shift
     "lapsed_certification",  # operator's training, test or statement has lapsed
