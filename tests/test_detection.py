@@ -158,3 +158,35 @@ def test_detection_module_imports_nothing_that_carries_truth():
         elif isinstance(node, ast.Import):
             imported.update(a.name for a in node.names)
     assert not imported & {"sim.misuse", "sim.journal", "sim.oversight", "sim.metrics"}
+
+
+def test_anomaly_score_flags_the_operator_who_behaves_unlike_peers(world):
+    """A month of ordinary operators and one who works off shift, without case numbers, on
+    media figures: only that one gets an operator-month anomaly alert."""
+    s = parse_scenario({"name": "d", "oversight": {"detection": {"anomaly": {"enabled": True}}}})
+    reg = Registry.from_world(world, 1.0, np.random.default_rng(0))
+    det = Detector(s.oversight.detection, reg, np.random.default_rng(1))
+    ops = world.operators
+    same_type = world.agencies["agency_type"].to_numpy()[ops.agency] == "sheriff"
+    pool = np.flatnonzero(same_type & np.isin(ops.role, (0, 1)))[:30]
+    odd = int(pool[0])
+    rng = np.random.default_rng(5)
+    first = day_number(date(2018, 4, 1))
+    n_subj = int(world.subjects.county_start[-1])
+    for d in range(30):
+        day = first + d
+        rows = []
+        for op in pool.tolist():
+            start = int(ops.shift_start[op])
+            for _ in range(4):
+                if op == odd:
+                    hour = (start + 12 + int(rng.integers(0, 10))) % 24  # off shift
+                    subj, case = int(rng.choice(world.high_profile_ids)), None
+                else:
+                    hour = (start + int(rng.integers(0, 10))) % 24
+                    subj, case = int(rng.integers(0, n_subj)), 1
+                rows.append(dict(time=day * 86400 + hour * 3600, operator=op, subject=subj, case=case))
+        assert det.run_day(journal(rows), day).empty  # nothing query-level: no rules enabled
+    alerts = det.end_month(first + 29)
+    assert list(alerts["operator"]) == [odd]
+    assert (alerts["kind"] == "anomaly").all() and alerts["query_id"].isna().all()
