@@ -24,11 +24,19 @@ DATABASES = (
 )
 
 
+def check_names(names, known: tuple[str, ...], what: str, weights: bool = False):
+    """Every name must be known; as a mix of weights (a dict), at least one must be > 0."""
+    unknown = sorted(set(names) - set(known), key=str)
+    if unknown:
+        raise ValueError(f"unknown {what} {unknown[0]!r}; known: {', '.join(known)}")
+    if weights and names and sum(names.values()) <= 0:
+        raise ValueError(f"at least one {what} weight must be > 0")
+    return names
+
+
 def check_database_names(names) -> None:
     """Every name must be one of the eight CLETS databases."""
-    unknown = sorted(set(names) - set(DATABASES))
-    if unknown:
-        raise ValueError(f"unknown database {unknown[0]!r}; known: {', '.join(DATABASES)}")
+    check_names(names, DATABASES, "database")
 
 
 def merge_into_default(default: BaseModel, given: dict) -> dict:

@@ -14,21 +14,19 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 
 from sim.catalogue import CATEGORY_NAMES, KEY_NAMES, MESSAGE_KEYS
-from sim.config.base import NonNegFloat, NonNegInt, PositiveFloat, PositiveInt, Probability, Strict
+from sim.config.base import (
+    NonNegFloat,
+    NonNegInt,
+    PositiveFloat,
+    PositiveInt,
+    Probability,
+    Strict,
+    check_names,
+)
 
 AGENCY_TYPES = ("sheriff", "police", "chp_area", "chp_hq", "probation", "district_attorney", "court",
                 "other_local", "state", "federal")
 UPDATE_KEYS = tuple(k.key for k in MESSAGE_KEYS if k.update)
-
-
-def _check_names(v: dict, known: tuple[str, ...], what: str, weights: bool = True) -> dict:
-    """Keys must be known names; as a mix of weights, at least one must be > 0."""
-    unknown = sorted(set(v) - set(known))
-    if unknown:
-        raise ValueError(f"unknown {what} {unknown[0]!r}; known: {', '.join(known)}")
-    if weights and v and sum(v.values()) <= 0:
-        raise ValueError(f"at least one {what} weight must be > 0")
-    return v
 
 
 class Queries(Strict):
@@ -80,7 +78,7 @@ class Queries(Strict):
     @field_validator("agency_factor")
     @classmethod
     def _agency_types(cls, v):
-        return _check_names(v, AGENCY_TYPES, "agency type", weights=False)
+        return check_names(v, AGENCY_TYPES, "agency type")
 
     @field_validator("key_mix")
     @classmethod
@@ -89,7 +87,7 @@ class Queries(Strict):
             if who not in ("full_access", "less_than_full_access", "automated"):
                 raise ValueError(f"unknown key_mix group {who!r}; use full_access, "
                                  "less_than_full_access, automated")
-            _check_names(mix, KEY_NAMES, "message key")
+            check_names(mix, KEY_NAMES, "message key", weights=True)
         if "less_than_full_access" in v:
             upd = [k for k in v["less_than_full_access"] if k in UPDATE_KEYS]
             if upd:
@@ -137,7 +135,7 @@ class Occasional(Strict):
     @field_validator("category_mix")
     @classmethod
     def _cats(cls, v):
-        return _check_names(v, CATEGORY_NAMES, "misuse category")
+        return check_names(v, CATEGORY_NAMES, "misuse category", weights=True)
 
 
 class Incidents(Strict):

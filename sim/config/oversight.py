@@ -13,8 +13,16 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
-from sim.catalogue import CATEGORY_NAMES
-from sim.config.base import NonNegFloat, NonNegInt, PositiveFloat, PositiveInt, Probability, Strict
+from sim.catalogue import ARCHETYPES, CATEGORY_NAMES
+from sim.config.base import (
+    NonNegFloat,
+    NonNegInt,
+    PositiveFloat,
+    PositiveInt,
+    Probability,
+    Strict,
+    check_names,
+)
 
 RULES = (
     "surname_or_address",  # subject shares the operator's surname or address
@@ -46,10 +54,7 @@ class Rules(Strict):
     @field_validator("enabled")
     @classmethod
     def _known(cls, v: list[str]) -> list[str]:
-        unknown = [r for r in v if r not in RULES]
-        if unknown:
-            raise ValueError(f"unknown rule {unknown[0]!r}; known: {', '.join(RULES)}")
-        return v
+        return check_names(v, RULES, "rule")
 
 
 class Anomaly(Strict):
@@ -82,10 +87,7 @@ class Complaints(Strict):
     @field_validator("learn_probability")
     @classmethod
     def _cats(cls, v):
-        unknown = sorted(set(v) - set(CATEGORY_NAMES))
-        if unknown:
-            raise ValueError(f"unknown misuse category {unknown[0]!r}")
-        return v
+        return check_names(v, CATEGORY_NAMES, "misuse category")
 
 
 class Detection(Strict):
@@ -124,12 +126,7 @@ class Investigation(Strict):
     @field_validator("outcome_shares")
     @classmethod
     def _outcomes(cls, v):
-        unknown = sorted(set(v) - set(OUTCOMES))
-        if unknown:
-            raise ValueError(f"unknown outcome {unknown[0]!r}; known: {', '.join(OUTCOMES)}")
-        if sum(v.values()) <= 0:
-            raise ValueError("at least one outcome share must be > 0")
-        return v
+        return check_names(v, OUTCOMES, "outcome", weights=True)
 
 
 class Reporting(Strict):
@@ -165,6 +162,11 @@ class TargetedAudit(Strict):
         description="overrides for what this audit looks for (others as in the cyclical audit)",
     )
 
+    @field_validator("find_probability")
+    @classmethod
+    def _known_archetypes(cls, v: dict) -> dict:
+        return check_names(v, ARCHETYPES, "archetype")
+
 
 class Audits(Strict):
     cyclical: bool = True
@@ -178,6 +180,11 @@ class Audits(Strict):
     )
     targeted: list[TargetedAudit] = Field(default_factory=list)
 
+    @field_validator("find_probability")
+    @classmethod
+    def _known_archetypes(cls, v: dict) -> dict:
+        return check_names(v, ARCHETYPES, "archetype")
+
 
 class SanctionRule(Strict):
     trigger: str
@@ -187,15 +194,13 @@ class SanctionRule(Strict):
     @field_validator("trigger")
     @classmethod
     def _trigger(cls, v):
-        if v not in TRIGGERS:
-            raise ValueError(f"unknown trigger {v!r}; known: {', '.join(TRIGGERS)}")
+        check_names([v], TRIGGERS, "trigger")
         return v
 
     @field_validator("step")
     @classmethod
     def _step(cls, v):
-        if v not in SANCTION_STEPS:
-            raise ValueError(f"unknown sanction step {v!r}; the ladder is {' -> '.join(SANCTION_STEPS)}")
+        check_names([v], SANCTION_STEPS, "sanction step (the ladder is censure -> suspension -> removal)")
         return v
 
 
