@@ -398,6 +398,108 @@ def journal(
 
 @app.command()
 @user_errors
+def sweep(
+    scenario_file: Path = typer.Argument(..., metavar="SCENARIO", help="scenario YAML with a sweep: block"),
+    replications: Optional[int] = typer.Option(None, help="override sweep.replications"),
+    workers: int = typer.Option(1, help="parallel processes (or Dask workers with --dask)"),
+    scheduler: Optional[str] = typer.Option(None, help="address of an existing Dask scheduler"),
+    dask: bool = typer.Option(False, "--dask", help="run on a local Dask cluster of --workers"),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="sweep directory (reused to resume)"),
+    quiet: bool = typer.Option(False, "--quiet", help="no progress bar (CI)"),
+) -> None:
+    """Run every point of the scenario's sweep x replications (common random numbers); summarise
+    with 95% CIs and paired differences against the baseline; finished runs are not rerun."""
+    import hashlib
+    import json
+
+    import yaml
+
+    from sim.experiment import baseline_index, plan, run_all, summarise
+    from sim.outputs import MANIFEST_VERSION, write_manifest
+
+    scenario = load_scenario(scenario_file)
+    if scenario.sweep is None:
+        raise ScenarioError(f"{scenario_file}: no sweep: block (see docs/experiments.md)")
+    if replications is not None and replications < 1:
+        raise ScenarioError(f"--replications: must be >= 1 (got {replications})")
+    if workers < 1:
+        raise ScenarioError(f"--workers: must be >= 1 (got {workers})")
+    raw = yaml.safe_load(Path(scenario_file).read_text())
+    ident = hashlib.sha256(json.dumps([scenario.model_dump(mode="json"), replications],
+                                      sort_keys=True, default=str).encode()).hexdigest()[:10]
+    target = out_dir or Path(scenario.outputs.dir) / scenario.name / f"sweep-{ident}"
+    old = target / "manifest.json"
+    if old.exists():
+        prior = json.loads(old.read_text())
+        if prior.get("manifest_version") != MANIFEST_VERSION or prior.get("kind") != "sweep":
+            raise ScenarioError(f"--out: {target} holds results of another kind or version "
+                                f"({prior.get('kind')}, v{prior.get('manifest_version')}); choose another")
+    specs, points = plan(scenario, raw, target, str(scenario_file), replications)  # validates all points
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        probe = target / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as e:
+        raise ScenarioError(f"--out: {target} is not writable ({e.strerror})") from None
+    old.unlink(missing_ok=True)  # not complete until this sweep finishes
+    err.print(f"{len(points)} points x {len(specs) // len(points)} replications = {len(specs)} runs "
+              f"in {target}")
+    with LazyBar("sweep", total=len(specs)) as bar:
+        if not quiet:
+            bar.update(completed=0)
+        records = run_all(specs, workers, scheduler, dask,
+                          on_done=None if quiet else (lambda _r: bar.update(advance=1)))
+    runs, summary, diffs = summarise(records, points, baseline_index(scenario, points),
+                                     scenario.sweep.measures or None)
+    runs.to_parquet(target / "sweep_runs.parquet", index=False)
+    runs.to_csv(target / "sweep_runs.csv", index=False)
+    summary.to_parquet(target / "sweep_summary.parquet", index=False)
+    summary.to_csv(target / "sweep_summary.csv", index=False)
+    diffs.to_csv(target / "sweep_differences.csv", index=False)
+    _plot_sweep(summary, target / "comparison.png")
+    failed = runs[runs["status"] != "complete"]
+    resumed = sum(bool(r.get("resumed")) for r in records)
+    write_manifest(target, kind="sweep", scenario_name=scenario.name, scenario_file=str(scenario_file),
+                   scenario=scenario.model_dump(mode="json"), points=[str(p) for p in points],
+                   runs=len(specs), failed=len(failed), resumed=resumed,
+                   seeds=sorted({s.seed for s in specs}))
+    show = summary[summary["measure"].isin((scenario.sweep.measures or summary["measure"].unique()[:4]))]
+    t = Table(title=f"{scenario.name}: sweep ({len(specs)} runs, {resumed} reused)")
+    for col in ("point", "measure", "mean", "95% CI"):
+        t.add_column(col, justify="left" if col in ("point", "measure") else "right")
+    for _, r in show.iterrows():
+        t.add_row(r["label"], r["measure"], f"{r['mean']:.4g}", f"{r['ci_low']:.4g} - {r['ci_high']:.4g}")
+    out.print(t)
+    if len(failed):
+        err.print(f"[red]{len(failed)} run(s) failed[/]: see sweep_runs.csv (error column)")
+    out.print(f"results: [bold]{target}[/]")
+
+
+def _plot_sweep(summary, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    measures = list(summary["measure"].unique())[:4]
+    if not measures:
+        return
+    fig, axes = plt.subplots(1, len(measures), figsize=(4.5 * len(measures), 4), squeeze=False)
+    for ax, m in zip(axes[0], measures):
+        d = summary[summary["measure"] == m]
+        ax.errorbar(range(len(d)), d["mean"], yerr=[d["mean"] - d["ci_low"], d["ci_high"] - d["mean"]],
+                    fmt="o", capsize=4)
+        ax.set_xticks(range(len(d)))
+        ax.set_xticklabels(d["label"], rotation=30, ha="right", fontsize=7)
+        ax.set_title(m, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+@app.command()
+@user_errors
 def calibrate(
     replications: int = typer.Option(3, help="replications per scenario (seed r = seed*1000 + r)"),
     workers: int = typer.Option(1, help="parallel processes (results do not depend on it)"),

@@ -28,6 +28,7 @@ from sim.config.scenario import (
     Horizon,
     Outputs,
     Scenario,
+    Sweep,
     load_scenario,
     parse_load_factors,
     parse_scenario,
@@ -38,7 +39,7 @@ from sim.config.traffic import Diurnal, Traffic
 __all__ = [
     "DATABASES", "Agencies", "Capacity", "DatabaseSlowdown", "Devices", "Diurnal", "Fault",
     "Faults", "Horizon", "HubFailover", "Link", "LinkDown", "Links", "MscOutage", "MscSwitch",
-    "Network", "Outputs", "RadioLink", "RandomFaults", "Scenario", "ServiceTime", "Strict",
+    "Network", "Outputs", "RadioLink", "RandomFaults", "Scenario", "ServiceTime", "Strict", "Sweep",
     "Switch", "Topology", "Traffic", "check_database_names", "load_scenario",
     "parse_load_factors", "parse_scenario",
 ]

@@ -47,6 +47,27 @@ class Outputs(Strict):
     messages: bool = Field(default=True, description="write per-message records (Parquet)")
 
 
+class Sweep(Strict):
+    """A grid (every combination) and/or a list of points over dotted config keys."""
+
+    grid: dict[str, list] = Field(default_factory=dict, description="dotted key -> values")
+    points: list[dict[str, object]] = Field(default_factory=list, description="explicit override sets")
+    replications: PositiveInt = 3
+    baseline: dict[str, object] | None = Field(
+        default=None, description="the point others are compared with (default: the first point)"
+    )
+    measures: list[str] = Field(default_factory=list, description="outputs to compare (default: all)")
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Sweep:
+        if not self.grid and not self.points:
+            raise ValueError("the sweep is empty: give a grid of values or a list of points")
+        for key, values in self.grid.items():
+            if not values:
+                raise ValueError(f"grid key {key!r} has no values")
+        return self
+
+
 class Scenario(Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     description: str = ""
@@ -65,6 +86,7 @@ class Scenario(Strict):
     faults: Faults = Faults()
     capacity: Capacity = Capacity()
     outputs: Outputs = Outputs()
+    sweep: Sweep | None = None
 
 
 # --------------------------------------------------------------------------- loading

@@ -1,0 +1,273 @@
+"""Replications and sweeps: expand, run on an executor, resume, summarise with CIs.
+
+A sweep is data: the scenario's ``sweep:`` block lists dotted config keys and values
+(a grid, and/or explicit points). Every point is validated before anything runs (an
+unknown key stops with the key's name). Replication *r* of every point uses the same
+seed (common random numbers), so policies are compared on the same world, the same
+lawful traffic and the same misuse; summaries give each point's mean and 95% CI and the
+paired difference against the baseline point.
+
+Each run is keyed by a hash of its fully resolved config and seed and writes
+``runs/<key>/result.json`` when it finishes (``status`` complete or failed, with the
+exception); rerunning a sweep skips finished runs, so an interrupted sweep resumes. A
+failed run is recorded and does not stop the others. Executors: serial, local processes
+(``workers``) and Dask distributed (a scheduler address, or a LocalCluster); results are
+identical whatever the executor, because a run depends only on its config and seed.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import itertools
+import json
+import os
+import traceback
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from sim.config import Scenario, parse_scenario
+from sim.errors import ScenarioError
+from sim.metrics import mean_ci
+
+RESULT_VERSION = 1
+
+
+def replication_seed(root: int, r: int) -> int:
+    """The r-th replication's seed: independent child of the root (SeedSequence spawn key)."""
+    state = np.random.SeedSequence(int(root), spawn_key=(0x5EED, r)).generate_state(2, np.uint32)
+    return int((int(state[0]) << 31) ^ int(state[1]))
+
+
+def set_dotted(d: dict, key: str, value) -> None:
+    parts = key.split(".")
+    cur = d
+    for p in parts[:-1]:
+        nxt = cur.get(p)
+        if nxt is None:
+            nxt = cur[p] = {}
+        if not isinstance(nxt, dict):
+            raise ScenarioError(f"sweep: {key!r}: {p!r} is not a section")
+        cur = nxt
+    cur[parts[-1]] = value
+
+
+def point_label(overrides: dict) -> str:
+    """Short label of a point: the last part of each key and its value."""
+    return ", ".join(f"{k.split('.')[-1]}={v}" for k, v in overrides.items()) or "scenario as written"
+
+
+def expand_points(scenario: Scenario) -> list[dict]:
+    """Override sets of the sweep: the grid's combinations, then the listed points."""
+    sw = scenario.sweep
+    points = []
+    if sw.grid:
+        keys = list(sw.grid)
+        for combo in itertools.product(*(sw.grid[k] for k in keys)):
+            points.append(dict(zip(keys, combo)))
+    points.extend(dict(p) for p in sw.points)
+    return points
+
+
+def resolve(base: dict, overrides: dict, source: str) -> Scenario:
+    """The scenario with one point's overrides applied; bad keys and values name themselves."""
+    d = copy.deepcopy(base)
+    d.pop("sweep", None)
+    for key, value in overrides.items():
+        set_dotted(d, key, value)
+    try:
+        return parse_scenario(d, source)
+    except ScenarioError as e:
+        raise ScenarioError(f"sweep point ({point_label(overrides)}): {e}") from None
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    key: str
+    point: int
+    label: str
+    replication: int
+    seed: int
+    scenario: dict  # fully resolved (defaults included)
+    directory: str
+
+
+def run_key(resolved: dict, seed: int) -> str:
+    blob = json.dumps({"scenario": resolved, "seed": seed, "v": RESULT_VERSION}, sort_keys=True,
+                      default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def plan(scenario: Scenario, raw: dict, out: Path, source: str = "<scenario>",
+         replications: int | None = None) -> tuple[list[RunSpec], list[dict]]:
+    """Every (point, replication) run of a sweep, validated; nothing runs yet."""
+    if scenario.sweep is None:
+        points = [{}]
+        reps = replications or 1
+    else:
+        points = expand_points(scenario)
+        reps = replications or scenario.sweep.replications
+    if reps < 1:
+        raise ScenarioError(f"replications: must be >= 1 (got {reps})")
+    root = scenario.seed if scenario.seed is not None else 0
+    specs = []
+    for i, overrides in enumerate(points):
+        resolved = resolve(raw, overrides, source).model_dump(mode="json")
+        for r in range(reps):
+            seed = replication_seed(root, r)
+            key = run_key(resolved, seed)
+            specs.append(RunSpec(key, i, point_label(overrides), r, seed, resolved,
+                                 str(out / "runs" / key)))
+    return specs, points
+
+
+# ---------------------------------------------------------------------- one run
+
+
+def measures_of(scenario: Scenario, seed: int, directory: Path) -> dict:
+    """Run one scenario and return its comparable measures (and write its tables)."""
+    if scenario.model == "oversight":
+        from sim.outputs import write_oversight_run
+        from sim.oversight import simulate_oversight
+
+        result = simulate_oversight(scenario, seed=seed)
+        write_oversight_run(result, directory)
+        y = result.yearly
+        out = {c: float(y[c].mean()) for c in y.columns if c != "year"}
+        reviewed = int((result.alerts["status"] == "reviewed").sum()) if len(result.alerts) else 0
+        out["alerts_reviewed_total"] = float(reviewed)
+        return out
+    from sim.outputs import write_network_run
+    from sim.runner import simulate_network
+
+    run = simulate_network(scenario, seed=seed)
+    write_network_run(run, directory)
+    s = run.summary
+    n = max(s["generated"], 1)
+    return {"answered_share": s["answered"] / n, "rejected_share": s["rejected"] / n,
+            "timed_out_share": s["timed_out"] / n, "mean_s": s["mean_s"], "p95_s": s["p95_s"],
+            "p99_s": s["p99_s"], "max_utilization": float(run.nodes["utilization"].max())}
+
+
+def execute(spec: RunSpec) -> dict:
+    """Run one spec in its own directory; always returns a result record (never raises)."""
+    directory = Path(spec.directory)
+    done = directory / "result.json"
+    if done.exists():
+        prior = json.loads(done.read_text())
+        if prior.get("status") == "complete" and prior.get("version") == RESULT_VERSION:
+            return prior | {"resumed": True}
+    directory.mkdir(parents=True, exist_ok=True)
+    record = {"version": RESULT_VERSION, "key": spec.key, "point": spec.point, "label": spec.label,
+              "replication": spec.replication, "seed": spec.seed}
+    try:
+        scenario = parse_scenario(spec.scenario)
+        measures = measures_of(scenario, spec.seed, directory)
+        record |= {"status": "complete", "measures": measures}
+    except Exception as e:  # noqa: BLE001 - a failed run is recorded, the sweep goes on
+        record |= {"status": "failed", "error": f"{type(e).__name__}: {e}",
+                   "traceback": traceback.format_exc()}
+    tmp = directory / f".result.json.{os.getpid()}"
+    tmp.write_text(json.dumps(record, default=float))
+    os.replace(tmp, done)
+    return record | {"resumed": False}
+
+
+# ---------------------------------------------------------------------- executors
+
+
+def run_all(specs: list[RunSpec], workers: int = 1, scheduler: str | None = None,
+            dask_local: bool = False, on_done: Callable[[dict], None] | None = None) -> list[dict]:
+    """Run every spec on the chosen executor; results in spec order."""
+    results: dict[str, dict] = {}
+
+    def done(rec: dict) -> None:
+        results[rec["key"]] = rec
+        if on_done:
+            on_done(rec)
+
+    if scheduler or dask_local:
+        _run_dask(specs, workers, scheduler, done)
+    elif workers > 1 and len(specs) > 1:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            futures = [pool.submit(execute, s) for s in specs]
+            for f in as_completed(futures):
+                done(f.result())
+    else:
+        for s in specs:
+            done(execute(s))
+    return [results[s.key] for s in specs]
+
+
+def _run_dask(specs, workers, scheduler, done) -> None:
+    try:
+        from dask.distributed import Client, LocalCluster
+        from dask.distributed import as_completed as dask_completed
+    except ImportError:  # pragma: no cover - dask is a dependency
+        raise ScenarioError("--scheduler: dask.distributed is not installed") from None
+    cluster = None
+    try:
+        if scheduler:
+            client = Client(scheduler, timeout="10s")
+        else:
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                   dashboard_address=None)
+            client = Client(cluster)
+    except (OSError, TimeoutError) as e:
+        raise ScenarioError(f"--scheduler: cannot reach {scheduler!r} ({e})") from None
+    try:
+        futures = client.map(execute, specs, pure=False)
+        for f in dask_completed(futures):
+            done(f.result())
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+# ---------------------------------------------------------------------- summaries
+
+
+def summarise(records: list[dict], points: list[dict], baseline: int = 0,
+              measures: list[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(per-run table, per-point mean and 95% CI, paired differences against the baseline)."""
+    rows = []
+    for rec in records:
+        base = {k: rec[k] for k in ("key", "point", "label", "replication", "seed", "status")}
+        rows.append(base | (rec.get("measures") or {}) | {"error": rec.get("error", "")})
+    runs = pd.DataFrame(rows)
+    ok = runs[runs["status"] == "complete"]
+    names = measures or [c for c in ok.columns if c not in
+                         ("key", "point", "label", "replication", "seed", "status", "error")]
+    summary, diffs = [], []
+    for p in range(len(points)):
+        mine = ok[ok["point"] == p]
+        label = point_label(points[p])
+        for m in names:
+            if m not in mine:
+                continue
+            mean, lo, hi = mean_ci(mine[m])
+            summary.append(dict(point=p, label=label, measure=m, mean=mean, ci_low=lo, ci_high=hi,
+                                replications=int(mine[m].notna().sum())))
+            if p != baseline:
+                b = ok[ok["point"] == baseline].set_index("replication")[m]
+                paired = (mine.set_index("replication")[m] - b).dropna()
+                dm, dlo, dhi = mean_ci(paired)
+                diffs.append(dict(point=p, label=label, measure=m, baseline=point_label(points[baseline]),
+                                  difference=dm, ci_low=dlo, ci_high=dhi, pairs=len(paired)))
+    return runs, pd.DataFrame(summary), pd.DataFrame(diffs)
+
+
+def baseline_index(scenario: Scenario, points: list[dict]) -> int:
+    if scenario.sweep is None or scenario.sweep.baseline is None:
+        return 0
+    want = scenario.sweep.baseline
+    for i, p in enumerate(points):
+        if all(p.get(k) == v for k, v in want.items()):
+            return i
+    raise ScenarioError(f"sweep.baseline: no point matches {want}")
