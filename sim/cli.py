@@ -140,6 +140,7 @@ def run(
                                       progress=lambda f: bar.update(completed=f))
         write_network_run(result, tmp, str(scenario_file))
     _print_run_summary(result)
+    _report(target)
     out.print(f"results: [bold]{target}[/]")
 
 
@@ -159,7 +160,16 @@ def _run_oversight(scenario: Scenario, scenario_file: Path, seed, out_dir) -> No
             result = model.run(progress=lambda k: bar.update(advance=k))
         metrics = write_oversight_run(result, tmp, str(scenario_file))
     _print_oversight_summary(result, metrics)
+    _report(target)
     out.print(f"results: [bold]{target}[/]")
+
+
+def _report(target: Path) -> None:
+    """Write report.html into a finished run directory and say where it is."""
+    from sim.report import write_report
+
+    path = write_report(target)
+    out.print(f"report: [bold]{path}[/]")
 
 
 def _print_oversight_summary(result, metrics) -> None:
@@ -473,6 +483,7 @@ def sweep(
     out.print(t)
     if len(failed):
         err.print(f"[red]{len(failed)} run(s) failed[/]: see sweep_runs.csv (error column)")
+    _report(target)
     out.print(f"results: [bold]{target}[/]")
 
 

@@ -132,7 +132,7 @@ def write_network_run(run, directory: Path, scenario_path: str | None = None) ->
 
 OVERSIGHT_TABLES = ("alerts", "complaints", "investigations", "discipline", "reports", "follow_ups",
                     "compliance", "public_list", "audits", "cac_meetings", "sanctions", "truth",
-                    "incidents", "agencies", "yearly")
+                    "misuse_journal", "incidents", "agencies", "yearly")
 
 
 def write_oversight_run(result, directory: Path, scenario_path: str | None = None) -> dict:

@@ -31,6 +31,7 @@ from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import simpy
 
 from sim.catalogue import ARCHETYPES, CATEGORY_NAMES
@@ -72,6 +73,7 @@ class OversightResult:
     cac_meetings: pd.DataFrame
     sanctions: pd.DataFrame
     truth: pd.DataFrame
+    misuse_journal: pd.DataFrame  # the journal rows of the misuse queries (for case books)
     incidents: pd.DataFrame
     agencies: pd.DataFrame
     yearly: pd.DataFrame
@@ -142,6 +144,7 @@ class OversightModel:
         self.meetings: list[dict] = []
         self.sanction_rows: list[dict] = []
         self.truth_parts: list[pd.DataFrame] = []
+        self.misuse_journal_parts: list[pa.Table] = []
         self.human_rows_by_year: dict[int, int] = {}
 
     # ------------------------------------------------------------------ calendar helpers
@@ -209,6 +212,8 @@ class OversightModel:
         arch = t.column("archetype").combine_chunks().indices.to_numpy().astype(np.int8)
         inc = t.column("incident_id").to_numpy()
         if len(qid):
+            first_qid = chunk.journal.column("query_id")[0].as_py()
+            self.misuse_journal_parts.append(chunk.journal.take(pa.array(qid - first_qid)))
             self.truth_parts.append(pd.DataFrame({"query_id": qid, "category": cat, "archetype": arch,
                                                   "incident_id": inc, "day": self.first_day + k}))
             pos = np.searchsorted(rows.query_id, qid)
@@ -578,6 +583,8 @@ class OversightModel:
             compliance=pd.DataFrame(self.compliance), public_list=with_agency(self.public_list),
             audits=with_agency(self.audit_rows), cac_meetings=pd.DataFrame(self.meetings),
             sanctions=sanctions, truth=truth, incidents=self.gen.misuse.incidents,
+            misuse_journal=(pa.concat_tables(self.misuse_journal_parts).to_pandas()
+                            if self.misuse_journal_parts else pd.DataFrame()),
             agencies=names.assign(level=[(["none", *SANCTION_STEPS])[v] for v in self.level],
                                   removed=self.removed, active_at_end=self.lawful.agency_active.copy()),
             yearly=pd.DataFrame(),
