@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SCENARIO ?= scenarios/baseline_peak_hour.yaml
 
-.PHONY: run test test-slow lint bench clean
+.PHONY: run test test-slow lint bench clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,13 @@ $(VENV)/.installed-bench: $(VENV)/.installed
 run: $(VENV)/.installed
 	$(BIN)/clets run $(SCENARIO)
 
-test: $(VENV)/.installed-test
+# the report test drives headless Chromium (Debian's package); installed here when missing
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  { echo "installing Debian's chromium for the report test"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null; }
+
+test: $(VENV)/.installed-test browser
 	$(BIN)/python -m pytest
 
 test-slow: $(VENV)/.installed-test

@@ -105,6 +105,9 @@ def _oversight_sections(r: RunResults) -> list[Section]:
         if pub:
             ax.plot(list(pub), list(pub.values()), "s", color="red", label="public figure")
         ax.set_ylim(0, 1.05)
+        years = sorted(set(c["report_year"]) | set(pub))
+        ax.set_xticks(years)
+        ax.set_xlim(min(years) - 0.5, max(years) + 0.5)
         ax.set_ylabel("agencies reporting")
         ax.legend()
         text = "; ".join(f"{int(row.report_year)}: "
