@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-SCENARIO ?= scenarios/baseline_peak_hour.yaml
+SCENARIO ?= scenarios/default.yaml
 
 .PHONY: run test test-slow lint bench clean browser
 
@@ -23,7 +23,7 @@ $(VENV)/.installed-bench: $(VENV)/.installed
 	touch $@
 
 run: $(VENV)/.installed
-	$(BIN)/clets run $(SCENARIO)
+	$(BIN)/clets run $(SCENARIO) --replications 3 --workers 2
 
 # the report test drives headless Chromium (Debian's package); installed here when missing
 browser:

@@ -121,6 +121,9 @@ def run(
     seed: Optional[int] = typer.Option(None, help="root seed (default: the scenario's, else drawn)"),
     load_factor: Optional[float] = typer.Option(None, help="override traffic.load_factor"),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="results directory to create"),
+    replications: int = typer.Option(1, help="independent replications (child seeds of the root)"),
+    workers: int = typer.Option(1, help="parallel processes for replications"),
+    quiet: bool = typer.Option(False, "--quiet", help="no progress bar (CI)"),
 ) -> None:
     """Run a scenario: the message path (model: network) or the years of oversight
     (model: oversight); writes its tables (Parquet/CSV) and manifest."""
@@ -128,6 +131,18 @@ def run(
     from sim.runner import simulate_network
 
     scenario = load_scenario(scenario_file)
+    if replications < 1:
+        raise ScenarioError(f"--replications: must be >= 1 (got {replications})")
+    if replications > 1 or scenario.model == "both":
+        if load_factor is not None:
+            raise ScenarioError("--load-factor: set traffic.load_factor in the scenario for replicated runs")
+        root = _seed(scenario, seed)
+        scenario = scenario.model_copy(update={"seed": root, "sweep": None})
+        target = _out_dir(scenario, out_dir, root)
+        if target.exists() and not (target / "manifest.json").exists() and any(target.iterdir()) \
+                and not (target / "runs").exists():
+            raise ScenarioError(f"--out: {target} exists and is not a run directory")
+        return _experiment(scenario, scenario_file, replications, workers, None, False, target, quiet)
     if scenario.model == "oversight":
         return _run_oversight(scenario, scenario_file, seed, out_dir)
     if load_factor is not None and load_factor <= 0:
@@ -422,11 +437,6 @@ def sweep(
     import hashlib
     import json
 
-    import yaml
-
-    from sim.experiment import baseline_index, plan, run_all, summarise
-    from sim.outputs import MANIFEST_VERSION, write_manifest
-
     scenario = load_scenario(scenario_file)
     if scenario.sweep is None:
         raise ScenarioError(f"{scenario_file}: no sweep: block (see docs/experiments.md)")
@@ -434,10 +444,23 @@ def sweep(
         raise ScenarioError(f"--replications: must be >= 1 (got {replications})")
     if workers < 1:
         raise ScenarioError(f"--workers: must be >= 1 (got {workers})")
-    raw = yaml.safe_load(Path(scenario_file).read_text())
     ident = hashlib.sha256(json.dumps([scenario.model_dump(mode="json"), replications],
                                       sort_keys=True, default=str).encode()).hexdigest()[:10]
     target = out_dir or Path(scenario.outputs.dir) / scenario.name / f"sweep-{ident}"
+    _experiment(scenario, scenario_file, replications, workers, scheduler, dask, target, quiet)
+
+
+def _experiment(scenario: Scenario, scenario_file: Path, replications: Optional[int], workers: int,
+                scheduler: Optional[str], dask: bool, target: Path, quiet: bool) -> None:
+    """Plan, run (resuming finished runs), summarise and report a sweep or replicated run."""
+    import json
+
+    import yaml
+
+    from sim.experiment import baseline_index, plan, run_all, summarise
+    from sim.outputs import MANIFEST_VERSION, write_manifest
+
+    raw = yaml.safe_load(Path(scenario_file).read_text())
     old = target / "manifest.json"
     if old.exists():
         prior = json.loads(old.read_text())
@@ -452,16 +475,16 @@ def sweep(
         probe.unlink()
     except OSError as e:
         raise ScenarioError(f"--out: {target} is not writable ({e.strerror})") from None
-    old.unlink(missing_ok=True)  # not complete until this sweep finishes
-    err.print(f"{len(points)} points x {len(specs) // len(points)} replications = {len(specs)} runs "
+    old.unlink(missing_ok=True)  # not complete until every run has finished
+    err.print(f"{len(points)} point(s) x {len(specs) // len(points)} replication(s) = {len(specs)} runs "
               f"in {target}")
-    with LazyBar("sweep", total=len(specs)) as bar:
+    with LazyBar("runs", total=len(specs)) as bar:
         if not quiet:
             bar.update(completed=0)
         records = run_all(specs, workers, scheduler, dask,
                           on_done=None if quiet else (lambda _r: bar.update(advance=1)))
-    runs, summary, diffs = summarise(records, points, baseline_index(scenario, points),
-                                     scenario.sweep.measures or None)
+    measures = scenario.sweep.measures if scenario.sweep else []
+    runs, summary, diffs = summarise(records, points, baseline_index(scenario, points), measures or None)
     runs.to_parquet(target / "sweep_runs.parquet", index=False)
     runs.to_csv(target / "sweep_runs.csv", index=False)
     summary.to_parquet(target / "sweep_summary.parquet", index=False)
@@ -472,10 +495,19 @@ def sweep(
     resumed = sum(bool(r.get("resumed")) for r in records)
     write_manifest(target, kind="sweep", scenario_name=scenario.name, scenario_file=str(scenario_file),
                    scenario=scenario.model_dump(mode="json"), points=[str(p) for p in points],
-                   runs=len(specs), failed=len(failed), resumed=resumed,
-                   seeds=sorted({s.seed for s in specs}))
-    show = summary[summary["measure"].isin((scenario.sweep.measures or summary["measure"].unique()[:4]))]
-    t = Table(title=f"{scenario.name}: sweep ({len(specs)} runs, {resumed} reused)")
+                   runs=len(specs), failed=len(failed), resumed=resumed, root_seed=scenario.seed,
+                   seeds=sorted({s.seed for s in specs}),
+                   errors=[{"key": r["key"], "error": r.get("error")} for r in records
+                           if r["status"] != "complete"],
+                   first_run=specs[0].directory)
+    preferred = ["network.p95_s", "network.answered_share", "oversight.true_misuse_rows",
+                 "oversight.investigations_confirmed", "oversight.reported_misuse_found",
+                 "oversight.reported_share", "p95_s", "answered_share", "true_misuse_rows",
+                 "investigations_confirmed", "reported_misuse_found", "reported_share"]
+    available = list(summary["measure"].unique()) if len(summary) else []
+    chosen = measures or [m for m in preferred if m in available][:5] or available[:5]
+    show = summary[summary["measure"].isin(chosen)] if len(summary) else summary
+    t = Table(title=f"{scenario.name}: {len(specs)} runs ({resumed} reused), mean and 95% CI")
     for col in ("point", "measure", "mean", "95% CI"):
         t.add_column(col, justify="left" if col in ("point", "measure") else "right")
     for _, r in show.iterrows():

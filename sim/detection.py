@@ -124,36 +124,48 @@ class Detector:
         n_ops = len(registry.op_agency)
         self.ewma = np.zeros(n_ops)
         self.seen_days = 0
-        self._window: deque[tuple[int, np.ndarray]] = deque()
+        self._window: deque[tuple[int, tuple[np.ndarray, np.ndarray]]] = deque()
         self._month_features: list[pd.DataFrame] = []
         self.n_subjects = np.int64(len(registry.subj_last))
 
     # ------------------------------------------------------------------ features
-    def features(self, rows: HumanRows, day: int) -> dict[str, np.ndarray]:
+    def features(self, rows: HumanRows, day: int, wanted=None) -> dict[str, np.ndarray]:
+        """Per-row flags; only those in `wanted` (default: all) are computed."""
         reg, op, subj = self.reg, rows.operator, rows.subject
-        me = reg.op_subject[op]
-        hour = (rows.time % 86400) // 3600
-        in_shift = ((hour - reg.shift_start[op]) % 24) < SHIFT_HOURS
-        dow = (day + 3) % 7
-        works_today = ((reg.workdays[op] >> dow) & 1).astype(bool)
-        # a night shift that started yesterday covers today's early hours
-        works_yesterday = ((reg.workdays[op] >> ((dow - 1) % 7)) & 1).astype(bool)
-        early = hour < (reg.shift_start[op] + SHIFT_HOURS - 24)
-        on_duty = in_shift & np.where(early, works_yesterday, works_today)
-        county = reg.op_county[op]
-        return {
-            "surname_or_address": (reg.subj_last[subj] == reg.subj_last[me])
-            | (reg.subj_address[subj] == reg.subj_address[me]),
-            "known_relation": self._known(op, subj),
-            "high_profile": reg.subj_high_profile[subj],
-            "achs_without_case": np.isin(rows.key, ACHS_KEY_IDX) & ~rows.has_case,
-            "achs_noncriminal_purpose": np.isin(rows.key, ACHS_KEY_IDX)
+        has_case = rows.has_case
+
+        def surname_or_address():
+            me = reg.op_subject[op]
+            return (reg.subj_last[subj] == reg.subj_last[me]) | (reg.subj_address[subj] == reg.subj_address[me])
+
+        def off_shift():
+            hour = (rows.time % 86400) // 3600
+            in_shift = ((hour - reg.shift_start[op]) % 24) < SHIFT_HOURS
+            dow = (day + 3) % 7
+            works_today = ((reg.workdays[op] >> dow) & 1).astype(bool)
+            # a night shift that started yesterday covers today's early hours
+            works_yesterday = ((reg.workdays[op] >> ((dow - 1) % 7)) & 1).astype(bool)
+            early = hour < (reg.shift_start[op] + SHIFT_HOURS - 24)
+            return ~(in_shift & np.where(early, works_yesterday, works_today))
+
+        def out_of_county():
+            county = reg.op_county[op]
+            return (county >= 0) & (reg.subj_county[subj] != county) & ~has_case
+
+        makers = {
+            "surname_or_address": surname_or_address,
+            "known_relation": lambda: self._known(op, subj),
+            "high_profile": lambda: reg.subj_high_profile[subj],
+            "achs_without_case": lambda: np.isin(rows.key, ACHS_KEY_IDX) & ~has_case,
+            "achs_noncriminal_purpose": lambda: np.isin(rows.key, ACHS_KEY_IDX)
             & np.isin(rows.purpose, NONCRIMINAL_PURPOSES),
-            "out_of_county_no_case": (county >= 0) & (reg.subj_county[subj] != county) & ~rows.has_case,
-            "off_shift": ~on_duty,
-            "lapsed_certification": ~reg.certified_on(day, op),
-            "no_case": ~rows.has_case,
+            "out_of_county_no_case": out_of_county,
+            "off_shift": off_shift,
+            "lapsed_certification": lambda: ~reg.certified_on(day, op),
+            "no_case": lambda: ~has_case,
         }
+        names = makers if wanted is None else [n for n in makers if n in wanted]
+        return {n: makers[n]() for n in names}
 
     def _known(self, op: np.ndarray, subj: np.ndarray) -> np.ndarray:
         keys = op.astype(np.int64) * self.n_subjects + subj
@@ -173,7 +185,8 @@ class Detector:
         anomaly = self.cfg.anomaly.enabled
         alerts = []
         if rules or anomaly:
-            f = self.features(rows, day)
+            wanted = set(rules) | (set(FEATURE_SOURCES.values()) if anomaly else set())
+            f = self.features(rows, day, wanted)
             if "repeated_subject" in rules or anomaly:
                 f["repeated_subject"] = self._repeated(rows, day)
             mask = np.zeros(len(rows.query_id), dtype=np.int64)
@@ -208,26 +221,28 @@ class Detector:
         })
 
     def _repeated(self, rows: HumanRows, day: int) -> np.ndarray:
-        """Rows whose (operator, subject) reaches `repeat_count` no-case queries in the window."""
+        """Rows whose (operator, subject) reaches `repeat_count` no-case queries in the window.
+
+        The window keeps one sorted (keys, counts) pair per day; today's distinct keys are
+        looked up in each by binary search, so a day costs O(k log n), not a re-count.
+        """
         r = self.cfg.rules
         no_case = ~rows.has_case
         keys = rows.operator.astype(np.int64) * self.n_subjects + rows.subject
         while self._window and self._window[0][0] <= day - r.repeat_window_days:
             self._window.popleft()
-        before = np.concatenate([k for _, k in self._window]) if self._window else np.zeros(0, np.int64)
         today = keys[no_case]
-        self._window.append((day, today))
-        out = np.zeros(len(keys), dtype=bool)
-        if len(today) == 0:
-            return out
         uniq, today_counts = np.unique(today, return_counts=True)
         prior = np.zeros(len(uniq), dtype=np.int64)
-        if len(before):
-            b_uniq, b_counts = np.unique(before, return_counts=True)
-            pos = np.minimum(np.searchsorted(b_uniq, uniq), len(b_uniq) - 1)
-            prior = np.where(b_uniq[pos] == uniq, b_counts[pos], 0)
-        crossing = uniq[(prior < r.repeat_count) & (prior + today_counts >= r.repeat_count)]
-        out[no_case] = np.isin(today, crossing)
+        for _, (w_keys, w_counts) in self._window:
+            if len(w_keys):
+                pos = np.minimum(np.searchsorted(w_keys, uniq), len(w_keys) - 1)
+                prior += np.where(w_keys[pos] == uniq, w_counts[pos], 0)
+        self._window.append((day, (uniq, today_counts)))
+        out = np.zeros(len(keys), dtype=bool)
+        if len(today):
+            crossing = uniq[(prior < r.repeat_count) & (prior + today_counts >= r.repeat_count)]
+            out[no_case] = np.isin(today, crossing)
         return out
 
     def _spikes(self, rows: HumanRows, day: int) -> pd.DataFrame:

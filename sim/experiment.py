@@ -131,6 +131,14 @@ def plan(scenario: Scenario, raw: dict, out: Path, source: str = "<scenario>",
 
 def measures_of(scenario: Scenario, seed: int, directory: Path) -> dict:
     """Run one scenario and return its comparable measures (and write its tables)."""
+    if scenario.model == "both":
+        out = {}
+        for part in ("network", "oversight"):
+            sub = directory / part
+            sub.mkdir(parents=True, exist_ok=True)
+            single = scenario.model_copy(update={"model": part})
+            out |= {f"{part}.{k}": v for k, v in measures_of(single, seed, sub).items()}
+        return out
     if scenario.model == "oversight":
         from sim.outputs import write_oversight_run
         from sim.oversight import simulate_oversight

@@ -276,9 +276,27 @@ def _sweep_sections(r: RunResults) -> list[Section]:
         sec.figures.append({"name": "comparison", "caption": "Mean and 95% CI per point.",
                             "data": base64.b64encode(png.read_bytes()).decode()})
     sec.tables.append(_table(r["sweep_summary"], max_rows=200, floatfmt="{:,.4g}"))
-    if "sweep_differences" in r:
+    if (r.directory / "sweep_differences.csv").stat().st_size > 1 if (r.directory / "sweep_differences.csv").exists() else False:
         sec.tables.append(_table(r["sweep_differences"], max_rows=200, floatfmt="{:,.4g}"))
     return [sec]
+
+
+def _first_run_sections(r: RunResults) -> list[Section]:
+    """The detailed sections of replication 0 of the first point (network and/or oversight)."""
+    first = r.manifest.get("first_run")
+    if not first or not Path(first).exists():
+        return []
+    sections = []
+    for d in (Path(first), Path(first) / "network", Path(first) / "oversight"):
+        if (d / "manifest.json").exists():
+            sub = load(d)
+            if sub.kind == "network_run":
+                sections += _network_sections(sub)
+            elif sub.kind == "oversight_run":
+                sections += _oversight_sections(sub)
+    for sec in sections:
+        sec.title += " (first replication)"
+    return sections
 
 
 def write_report(run_dir: Path, calibration: pd.DataFrame | None = None) -> Path:
@@ -291,7 +309,7 @@ def write_report(run_dir: Path, calibration: pd.DataFrame | None = None) -> Path
     elif kind == "network_run":
         sections = _network_sections(r)
     elif kind == "sweep":
-        sections = _sweep_sections(r)
+        sections = _sweep_sections(r) + _first_run_sections(r)
     else:
         sections = []
     if calibration is not None and len(calibration):

@@ -71,8 +71,9 @@ class Sweep(Strict):
 class Scenario(Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     description: str = ""
-    model: Literal["network", "oversight"] = Field(
-        "network", description="what `clets run` simulates: the message path, or the years of oversight"
+    model: Literal["network", "oversight", "both"] = Field(
+        "network",
+        description="what `clets run` simulates: the message path, the years of oversight, or both",
     )
     seed: NonNegInt | None = Field(default=None, description="root seed; null = draw one and record it")
     horizon: Horizon = Horizon()
