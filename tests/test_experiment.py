@@ -159,3 +159,28 @@ def test_incompatible_or_unwritable_output(tmp_path):
     blocker.write_text("x")
     r = CliRunner().invoke(app, ["sweep", str(scen), "--out", str(blocker / "sub"), "--quiet"])
     assert r.exit_code == 2 and "not writable" in r.output
+
+
+def test_run_with_replications_writes_summary_manifest_and_report(tmp_path):
+    data = json.loads(json.dumps(SWEEP))
+    data.pop("sweep")
+    data["model"] = "both"
+    data["horizon"] = {"start_hour": 12, "duration_s": 600, "warmup_s": 60}
+    scen = write(tmp_path, data)
+    out = tmp_path / "rep"
+    r = CliRunner().invoke(app, ["run", str(scen), "--replications", "2", "--out", str(out), "--quiet"])
+    assert r.exit_code == 0, r.output
+    from sim.results import load
+
+    res = load(out)
+    man = res.manifest
+    assert man["status"] == "complete" and man["runs"] == 2 and man["root_seed"] == 11
+    assert len(man["seeds"]) == 2 and man["scenario"]["world"]["operators_per_device"] == 2.2
+    runs = res["sweep_runs"]
+    assert set(runs["status"]) == {"complete"}
+    assert {"network.p95_s", "oversight.reported_share"} <= set(runs.columns)
+    first = Path(man["first_run"])
+    assert (first / "network" / "nodes.parquet").exists() and (first / "oversight" / "yearly.csv").exists()
+    html = (out / "report.html").read_text()
+    assert "first replication" in html and 'data-figure="funnel"' in html and 'data-figure="utilization"' in html
+    assert str(out / "report.html") in r.output.replace("\n", "")
