@@ -45,6 +45,7 @@ bench: $(VENV)/.installed-bench
 	$(BIN)/python benchmarks/statewide.py
 	$(BIN)/python benchmarks/journal_throughput.py
 	$(BIN)/python benchmarks/oversight_year.py
+	$(BIN)/python benchmarks/sweep_scaling.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
