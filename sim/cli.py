@@ -357,6 +357,7 @@ def capacity(
     else:
         out.print(f"knee: load x{result.knee:g} (first p95 above {result.target_p95_s:g} s); "
                   f"bottleneck: [bold]{result.bottleneck}[/]")
+    _report(target)
     out.print(f"results: [bold]{target}[/]")
 
 
@@ -467,6 +468,9 @@ def _experiment(scenario: Scenario, scenario_file: Path, replications: Optional[
         if prior.get("manifest_version") != MANIFEST_VERSION or prior.get("kind") != "sweep":
             raise ScenarioError(f"--out: {target} holds results of another kind or version "
                                 f"({prior.get('kind')}, v{prior.get('manifest_version')}); choose another")
+    import time as _time
+
+    t0 = _time.perf_counter()
     specs, points = plan(scenario, raw, target, str(scenario_file), replications)  # validates all points
     try:
         target.mkdir(parents=True, exist_ok=True)
@@ -499,7 +503,7 @@ def _experiment(scenario: Scenario, scenario_file: Path, replications: Optional[
                    seeds=sorted({s.seed for s in specs}),
                    errors=[{"key": r["key"], "error": r.get("error")} for r in records
                            if r["status"] != "complete"],
-                   first_run=specs[0].directory)
+                   first_run=specs[0].directory, wall_s=round(_time.perf_counter() - t0, 2))
     preferred = ["network.p95_s", "network.answered_share", "oversight.true_misuse_rows",
                  "oversight.investigations_confirmed", "oversight.reported_misuse_found",
                  "oversight.reported_share", "p95_s", "answered_share", "true_misuse_rows",
@@ -582,6 +586,7 @@ def calibrate(
                   f"{fmt(r['ci_low'])} - {fmt(r['ci_high'])}",
                   "[green]pass[/]" if r["passed"] else "[red]FAIL[/]")
     out.print(t)
+    _report(target)
     out.print(f"results: [bold]{target}[/]")
 
 

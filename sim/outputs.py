@@ -126,6 +126,7 @@ def write_network_run(run, directory: Path, scenario_path: str | None = None) ->
         load_factor=run.load_factor,
         horizon_s=run.horizon_s,
         warmup_s=run.warmup_s,
+        wall_s=run.summary.get("wall_s"),
         summary=run.summary,
     )
 
@@ -163,7 +164,7 @@ def write_oversight_run(result, directory: Path, scenario_path: str | None = Non
         directory, kind="oversight_run", scenario_name=result.scenario.name,
         scenario_file=scenario_path, scenario=result.scenario.model_dump(mode="json"),
         seed=result.seed, first_day=result.first_day, days=result.days,
-        removed_agency_oris=removed,
+        removed_agency_oris=removed, wall_s=result.summary.get("wall_s"),
         yearly=result.yearly.to_dict(orient="records"),
     )
     return metrics

@@ -156,6 +156,9 @@ class OversightModel:
 
     # ------------------------------------------------------------------ run
     def run(self, progress=None) -> OversightResult:
+        import time
+
+        t0 = time.perf_counter()
         env = self.env
         env.process(self._days(progress))
         env.process(self._reviews())
@@ -163,7 +166,9 @@ class OversightModel:
         env.process(self._cac())
         env.process(self._audits())
         env.run(until=self.n_days)
-        return self._result()
+        result = self._result()
+        result.summary["wall_s"] = round(time.perf_counter() - t0, 2)
+        return result
 
     # ------------------------------------------------------------------ days
     def _days(self, progress):

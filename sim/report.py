@@ -299,12 +299,62 @@ def _first_run_sections(r: RunResults) -> list[Section]:
     return sections
 
 
+def _scenario_section(r: RunResults) -> Section:
+    """What was run: the settings a reader needs to interpret the rest."""
+    scen = r.manifest.get("scenario") or {}
+    o = scen.get("oversight", {})
+    rows = [
+        ("scenario", r.manifest.get("scenario_name", scen.get("name", ""))),
+        ("kind of run", r.kind),
+        ("root seed", r.manifest.get("root_seed", r.manifest.get("seed", ""))),
+        ("model", scen.get("model", "")),
+        ("counties", ", ".join(scen.get("topology", {}).get("counties") or ["all 58"])),
+        ("journal start", scen.get("journal", {}).get("start_date", "")),
+        ("oversight years", o.get("years", "")),
+        ("DOJ follow-up", o.get("follow_up", {}).get("regime", "")),
+        ("detection rules", ", ".join(o.get("detection", {}).get("rules", {}).get("enabled", [])) or "none"),
+        ("random audit rate", o.get("detection", {}).get("random_audit_rate", "")),
+        ("misuse prevalence scale", scen.get("misuse", {}).get("prevalence_scale", "")),
+        ("package versions", ", ".join(f"{k} {v}" for k, v in r.manifest.get("versions", {}).items())),
+        ("wall time (s)", r.manifest.get("wall_s", "")),
+    ]
+    df = pd.DataFrame(rows, columns=["setting", "value"]).astype(str)
+    return Section("scenario", "Scenario", scen.get("description", ""), tables=[_table(df)])
+
+
+def _capacity_sections(r: RunResults) -> list[Section]:
+    knee = r.manifest.get("knee")
+    sec = Section("capacity", "Capacity: p95 against load",
+                  f"knee: {_key('none' if knee is None else f'x{knee:g}', 'knee')} "
+                  f"(first load whose p95 exceeds {r.manifest.get('target_p95_s')} s); bottleneck: "
+                  f"{_key(str(r.manifest.get('bottleneck')), 'bottleneck')}.")
+    png = r.directory / "capacity.png"
+    if png.exists():
+        sec.figures.append({"name": "capacity", "caption": "p95 in the busiest nodes and end to end.",
+                            "data": base64.b64encode(png.read_bytes()).decode()})
+    sec.tables.append(_table(r["capacity"]))
+    return [sec]
+
+
+def _calibration_sections(r: RunResults) -> list[Section]:
+    cal = r["calibration"]
+    cal = cal.assign(result=np.where(cal["passed"], "pass", "FAIL")).drop(columns=["passed"])
+    passed = int((cal["result"] == "pass").sum())
+    return [Section("calibration", "Calibration against the public record",
+                    f"{_key(str(passed), 'targets_passed')} of {len(cal)} targets pass.",
+                    tables=[_table(cal)])]
+
+
 def write_report(run_dir: Path, calibration: pd.DataFrame | None = None) -> Path:
     """Render `report.html` into a finished run or sweep directory."""
     r = load(run_dir)
     kind = r.kind
-    scen = r.manifest.get("scenario", {})
-    if kind == "oversight_run":
+    scen = r.manifest.get("scenario", {}) or {}
+    if kind == "calibration":
+        sections = _calibration_sections(r)
+    elif kind == "capacity":
+        sections = _capacity_sections(r)
+    elif kind == "oversight_run":
         sections = _oversight_sections(r)
     elif kind == "network_run":
         sections = _network_sections(r)
@@ -312,6 +362,7 @@ def write_report(run_dir: Path, calibration: pd.DataFrame | None = None) -> Path
         sections = _sweep_sections(r) + _first_run_sections(r)
     else:
         sections = []
+    sections.insert(0, _scenario_section(r))
     if calibration is not None and len(calibration):
         cal = calibration.assign(result=np.where(calibration["passed"], "pass", "FAIL"))
         sections.append(Section("calibration", "Calibration against the public record", "",

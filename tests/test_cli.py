@@ -93,6 +93,8 @@ def test_capacity_sweep_finds_knee_and_bottleneck(tmp_path):
     # messages count at the timeout, so overload cannot hide by dropping out of the sample
     assert pts["p95_s"].is_monotonic_increasing
     assert (pts["p95_s"] <= 30.0).all()
+    html = (out / "report.html").read_text()
+    assert f'data-key="knee">x{knee:g}<' in html and 'data-key="bottleneck">msc:Mono<' in html
 
 
 def test_capacity_workers_do_not_change_results(tmp_path):
