@@ -223,8 +223,12 @@ def _run_dask(specs, workers, scheduler, done) -> None:
         if scheduler:
             client = Client(scheduler, timeout="10s")
         else:
-            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                   dashboard_address=None)
+            import dask
+
+            # fork: workers start with the simulator already imported (as a process pool's do)
+            with dask.config.set({"distributed.worker.multiprocessing-method": "fork"}):
+                cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                       dashboard_address=None)
             client = Client(cluster)
     except (OSError, TimeoutError) as e:
         raise ScenarioError(f"--scheduler: cannot reach {scheduler!r} ({e})") from None
