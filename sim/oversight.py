@@ -288,11 +288,15 @@ class OversightModel:
         qid_col = alerts["query_id"].to_numpy(dtype=np.float64, na_value=np.nan)
         op_col = alerts["operator"].to_numpy()
         kind_col = alerts["kind"].cat.codes.to_numpy()
+        score_col = alerts["score"].to_numpy()
         complaint = ALERT_KINDS.index("complaint")
         for a in range(self.n_ag):
             q = self.queues[a]
             n_rev = int(self.credit[a])
             pending = np.concatenate(q) if q else np.zeros(0, dtype=np.int64)
+            if inv.review_order == "score" and len(pending) > n_rev:
+                # triage: highest score first, oldest first among equals (stable sort)
+                pending = pending[np.argsort(-score_col[pending], kind="stable")]
             take, rest = pending[:n_rev], pending[n_rev:]
             self.credit[a] -= len(take)
             if len(take) < n_rev:  # idle investigator time is not banked: keep the fraction only

@@ -102,6 +102,9 @@ class Investigation(Strict):
     budget_base: NonNegFloat = Field(0.5, description="alerts an agency can review a month, plus ...")
     budget_per_100_operators: NonNegFloat = Field(0.5, description="... this many per 100 personnel")
     overflow: Literal["wait", "drop"] = "wait"
+    review_order: Literal["fifo", "score"] = Field(
+        "fifo", description="oldest alerts first, or the highest-scoring (most rules fired) first"
+    )
     open_complaint: Probability = Field(
         0.9, description="a reviewed complaint opens a case (>=586 of 641 were investigated, 2010-14)"
     )
