@@ -17,6 +17,7 @@ from typing import Callable
 import pandas as pd
 
 from sim.config import Scenario
+from sim.netstats import sender_response_times
 from sim.runner import simulate_network
 
 
@@ -39,11 +40,7 @@ def _point(args) -> tuple[dict, pd.DataFrame]:
     msgs = msgs[msgs["created_s"] >= run.warmup_s]
     if county is not None:
         msgs = msgs[msgs["county"] == county]
-    # Response time as the sender sees it: a timed-out message counts at the timeout (censored),
-    # so overload shows as a rising p95 instead of vanishing from the answered sample.
-    timeout = scenario.network.response_timeout_s
-    waited = msgs[msgs["state"].isin(["answered", "timed_out"])]
-    rt = waited["response_s"].where(waited["state"] == "answered", timeout).clip(upper=timeout)
+    rt = sender_response_times(msgs, scenario.network.response_timeout_s)
     n = max(len(msgs), 1)
     row = {
         "load_factor": lf,

@@ -82,6 +82,9 @@ MISUSE_CATEGORIES: tuple[Category, ...] = (
 )
 CATEGORY_NAMES = tuple(c.name for c in MISUSE_CATEGORIES)
 
+# the answer key's columns: never in the journal, refused by detection
+ANSWER_KEY_FIELDS = ("is_misuse", "category", "archetype", "incident_id")
+
 ARCHETYPES = (
     "occasional",  # Minnesota audit: many users, a few questionable lookups each; a few make many
     "lone_snooper",  # Glendale: one employee, 15-25 lookups of women

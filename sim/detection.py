@@ -27,13 +27,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sim.catalogue import ACHS_KEYS, KEY_NAMES, PURPOSES
+from sim.catalogue import ACHS_KEYS, ANSWER_KEY_FIELDS, KEY_NAMES, PURPOSES
 from sim.config.oversight import RULES, Detection
 from sim.world import FAMILY, HOUSEHOLD, SHIFT_HOURS, WorldModel
 
 ALERT_KINDS = ("rule", "random_audit", "anomaly", "complaint")
-# names of the answer key's columns, refused if a table carrying them is handed to detection
-ANSWER_KEY_COLUMNS = ("is_misuse", "category", "archetype", "incident_id")
 RULE_BIT = {r: 1 << i for i, r in enumerate(RULES)}
 ACHS_KEY_IDX = np.array([KEY_NAMES.index(k) for k in ACHS_KEYS])
 NONCRIMINAL_PURPOSES = np.array([PURPOSES.index("licensing"), PURPOSES.index("employment")])
@@ -94,7 +92,7 @@ class HumanRows:
 
     @classmethod
     def from_journal(cls, table: pa.Table) -> HumanRows:
-        leaked = set(table.column_names) & set(ANSWER_KEY_COLUMNS)
+        leaked = set(table.column_names) & set(ANSWER_KEY_FIELDS)
         if leaked:
             raise ValueError(f"detection was handed answer-key columns {sorted(leaked)}")
         human = table.filter(pc.is_valid(table.column("operator")))
@@ -311,6 +309,3 @@ def empty_alerts() -> pd.DataFrame:
         "score": pd.Series(dtype=float),
     })
 
-
-def rule_names(mask: int) -> list[str]:
-    return [r for r in RULES if mask & RULE_BIT[r]]

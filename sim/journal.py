@@ -30,7 +30,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sim.catalogue import ARCHETYPES, CATEGORY_NAMES, KEY_NAMES, PURPOSES
+from sim.catalogue import ANSWER_KEY_FIELDS, ARCHETYPES, CATEGORY_NAMES, KEY_NAMES, PURPOSES
 from sim.config import DATABASES, Scenario
 from sim.misuse import MisuseGenerator, MisuseSet
 from sim.rng import Streams
@@ -59,7 +59,7 @@ JOURNAL_SCHEMA = pa.schema([
     ("purpose", pa.dictionary(pa.int8(), pa.string())),
     ("case_number", pa.int64()),  # null: none entered
 ])
-TRUTH_FIELDS = ("is_misuse", "category", "archetype", "incident_id")
+TRUTH_FIELDS = ANSWER_KEY_FIELDS
 TRUTH_SCHEMA = pa.schema([
     ("query_id", pa.int64()),
     ("is_misuse", pa.bool_()),

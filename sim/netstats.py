@@ -123,6 +123,14 @@ def state_counts(messages: pd.DataFrame) -> dict[str, int]:
     return {s: int(vc.get(s, 0)) for s in STATES}
 
 
+def sender_response_times(messages: pd.DataFrame, timeout: float) -> pd.Series:
+    """Response time as the sender sees it: answered messages at their response time,
+    timed-out ones at the timeout (censored), so overload shows as a rising tail instead
+    of vanishing from the answered sample. Rejected and in-flight messages are left out."""
+    waited = messages[messages["state"].isin(["answered", "timed_out"])]
+    return waited["response_s"].where(waited["state"] == "answered", timeout).clip(upper=timeout)
+
+
 def timeline(messages: pd.DataFrame, timeout: float, bin_s: float = 60.0) -> pd.DataFrame:
     """Per time bin of creation: counts by end state and the sender's response-time quantiles
     (timed-out messages counted at the timeout), to see a fault's effect over time."""
@@ -131,8 +139,7 @@ def timeline(messages: pd.DataFrame, timeout: float, bin_s: float = 60.0) -> pd.
     for col in STATES:
         if col not in counts:
             counts[col] = 0
-    waited = m[m["state"].isin(["answered", "timed_out"])]
-    rt = waited["response_s"].where(waited["state"] == "answered", timeout).clip(upper=timeout)
-    g = rt.groupby(waited["bin_start_s"])
+    rt = sender_response_times(m, timeout)
+    g = rt.groupby(m.loc[rt.index, "bin_start_s"])
     q = pd.DataFrame({"p50_s": g.quantile(0.50), "p95_s": g.quantile(0.95), "p99_s": g.quantile(0.99)})
     return counts[list(STATES)].join(q, how="left").reset_index()

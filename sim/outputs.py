@@ -12,7 +12,6 @@ import os
 import platform
 import shutil
 import subprocess
-import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from importlib import metadata
@@ -94,14 +93,6 @@ def _jsonable(x):
     if isinstance(x, Path):
         return str(x)
     return str(x)
-
-
-class Timer:
-    def __init__(self) -> None:
-        self.t0 = time.perf_counter()
-
-    def __call__(self) -> float:
-        return time.perf_counter() - self.t0
 
 
 def write_network_run(run, directory: Path, scenario_path: str | None = None) -> None:
