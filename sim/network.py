@@ -146,7 +146,7 @@ class QueueNet:
             while True:  # one pass per attempt at this hop (a retry after a failure loops)
                 st = target
                 if st.__class__ is HubRole:
-                    if st.active is None:
+                    while st.active is None:  # a new switch-over may begin as the last one ends
                         yield st.ready
                     st = st.active
                     if st.extra_latency:

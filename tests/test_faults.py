@@ -154,3 +154,20 @@ def test_timeline_shows_the_failover_spike():
     # messages created in the minute the hub fails wait for the backup: p95 near the switch-over
     assert tl.loc[600.0, "p95_s"] > 60
     assert tl.loc[300.0, "p95_s"] < 5 and tl.loc[1200.0, "p95_s"] < 5
+
+
+def test_back_to_back_failovers_hold_waiting_messages_until_a_site_is_active():
+    """A second failover starting the instant the first switch-over ends: messages woken by the
+    first `ready` find no active site and must wait again (found by the hypothesis test)."""
+    faults = {"scheduled": [
+        {"kind": "hub_failover", "start_s": 300, "switchover_s": 100},
+        {"kind": "hub_failover", "start_s": 400, "switchover_s": 100},
+    ]}
+    run = simulate_network(scenario(faults, {"response_timeout_s": 600}), seed=12)
+    m = messages(run)
+    s = run.summary
+    assert s["generated"] == s["answered"] + s["rejected"] + s["timed_out"] + s["in_flight"]
+    held = m[(m["created_s"] > 305) & (m["created_s"] < 390) & (m["kind"] == "inquiry")]
+    assert len(held) > 10 and (held["state"] == "answered").all()
+    assert (held["end_s"] >= 500).all()  # they waited through both switch-overs
+    assert (run.nodes["balance"] == 0).all()
