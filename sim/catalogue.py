@@ -40,6 +40,15 @@ KEY_NAMES = tuple(k.key for k in MESSAGE_KEYS)
 KEY_DATABASE = tuple(DATABASES.index(k.database) for k in MESSAGE_KEYS)
 ACHS_KEYS = tuple(k.key for k in MESSAGE_KEYS if k.database == "ACHS")
 
+# The "right to know" an operator enters on an ACHS inquiry: the SacPD bulletin (seed 002)
+# requires it, with authorized purpose, operator ID and requestor ID, on every ACHS inquiry
+# (a case/call number is only recommended). The journal's `right_to_know` column: one of
+# these authorities, or null when none was entered.
+RIGHT_TO_KNOW = (
+    "PC 11105",  # criminal-justice agency's authority to receive state criminal history
+    "PC 26150",  # the sheriff's CCW licensing authority: cited by the misunderstood rule
+)
+
 PURPOSES = (
     "investigation",
     "traffic_stop",
@@ -66,7 +75,7 @@ MISUSE_CATEGORIES: tuple[Category, ...] = (
     Category("self_lookup", "querying yourself", "000, 001, 002"),
     Category("family_lookup", "querying a family member", "000, 001, 002"),
     Category("friend_lookup", "querying a friend", "000, 001, 002"),
-    Category("ex_partner_lookup", "querying a former significant other or spouse", "002, 004 (Carlsbad)"),
+    Category("ex_partner_lookup", "querying a former significant other or spouse", "002"),
     Category("giving_data_to_others", "providing CLETS information to another officer, person, agency or company for unauthorized purposes", "000, 001"),
     Category("sharing_credentials", "sharing user IDs or passwords", "000, 001"),
     Category("allowing_login_use", "logging in and letting others use your authorized access", "000, 001"),
@@ -90,7 +99,7 @@ ARCHETYPES = (
     "lone_snooper",  # Glendale: one employee, 15-25 lookups of women
     "misunderstood_rule",  # Chula Vista: a unit runs CCW applicants through ACHS (38 violations)
     "mass_rule",  # the 2023 sheriff's office: thousands of CCW-applicant checks
-    "serious_case",  # Carlsbad: stalking an ex-partner
+    "serious_case",  # Carlsbad: charged with stalking; IA then finds unrelated lookups
     "agency_purpose",  # DHS/ICE: immigration lookups of DMV data by an agency
     "credential_sharing",  # an operator lends a login; others query under it
     "curiosity_burst",  # news about a media figure; many operators look them up

@@ -193,11 +193,17 @@ def _print_oversight_summary(result, metrics) -> None:
     t.add_column("")
     for year in y["year"]:
         t.add_column(str(int(year)), justify="right")
-    rows = [("operator queries", "operator_queries"), ("true misuse rows", "true_misuse_rows"),
+    rows = [("operator queries", "operator_queries"),
+            ("potential misuse rows (no oversight)", "potential_misuse_rows"),
+            ("true misuse rows", "true_misuse_rows"),
             ("true misuse incidents", "true_misuse_incidents"), ("alerts", "alerts"),
             ("alerts reviewed", "alerts_reviewed"), ("alerts dropped", "alerts_dropped"),
             ("investigations closed", "investigations_closed"),
-            ("misuse confirmed", "investigations_confirmed"), ("HDC 0010 forms", "reports_received"),
+            ("misuse confirmed", "investigations_confirmed"),
+            ("dismissed (resigned or terminated)", "dismissed"),
+            ("DOJ audits", "audits"), ("auditor-days", "auditor_days"),
+            ("audit: rows not justified", "audit_unjustified"),
+            ("HDC 0010 forms", "reports_received"),
             ("reported investigations", "reported_investigations"),
             ("reported misuse found", "reported_misuse_found"),
             ("agencies reporting", "reported_share"), ("CAC sanctions", "sanctions")]
@@ -219,6 +225,11 @@ def _print_oversight_summary(result, metrics) -> None:
     if len(s):
         counts = s["step"].value_counts()
         out.print("CAC actions: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    items = result.cac_items
+    if len(items):
+        out.print(f"CAC items referred: {len(items)} ("
+                  + ", ".join(f"{k} {v}" for k, v in items["kind"].value_counts().items()) + "); "
+                  + ", ".join(f"{k} {v}" for k, v in items["action"].fillna("open").value_counts().items()))
     dhs = result.reports[result.reports["dhs"]] if len(result.reports) else result.reports
     if len(dhs):
         out.print(f"DHS components reporting: {len(dhs)} forms, {int(dhs['investigations'].sum())} "

@@ -40,6 +40,7 @@ FEATURE_SOURCES = {"off_shift": "off_shift", "no_case": "no_case",
                    "out_of_county": "out_of_county_no_case", "high_profile": "high_profile",
                    "surname_or_address": "surname_or_address", "repeat": "repeated_subject"}
 FEATURES = tuple(FEATURE_SOURCES)
+MAX_TALLY_BITS = 24  # at most 2^24 slots (64 MB) in the repeated-subject filter
 
 
 @dataclass
@@ -95,7 +96,9 @@ class HumanRows:
         leaked = set(table.column_names) & set(ANSWER_KEY_FIELDS)
         if leaked:
             raise ValueError(f"detection was handed answer-key columns {sorted(leaked)}")
-        human = table.filter(pc.is_valid(table.column("operator")))
+        operator = table.column("operator")
+        # automated checks (no operator) are dropped; a journal without them is taken as is
+        human = table.filter(pc.is_valid(operator)) if operator.null_count else table
 
         def col(name):
             return human.column(name).combine_chunks()
@@ -123,18 +126,26 @@ class Detector:
         self.ewma = np.zeros(n_ops)
         self.seen_days = 0
         self._window: deque[tuple[int, tuple[np.ndarray, np.ndarray]]] = deque()
-        self._month_features: list[pd.DataFrame] = []
+        # a counting filter over the window's (operator, subject) keys: a key whose slot is
+        # empty was not queried in the window, so only the few others are looked up exactly
+        slots = 8 * max(n_ops, 1) * cfg.rules.repeat_window_days  # ~8 slots per key: few collisions
+        self._tally_bits = min(MAX_TALLY_BITS, max(12, (slots - 1).bit_length()))
+        self._tally = np.zeros(1 << self._tally_bits, dtype=np.int32)
+        # this month's per-operator counts: queries ("n") and each anomaly feature
+        self._month = np.zeros((len(FEATURES) + 1, n_ops), dtype=np.int64)
+        self._month_rows = False
         self.n_subjects = np.int64(len(registry.subj_last))
+        self._derived_from: tuple = ()
 
     # ------------------------------------------------------------------ features
     def features(self, rows: HumanRows, day: int, wanted=None) -> dict[str, np.ndarray]:
         """Per-row flags; only those in `wanted` (default: all) are computed."""
         reg, op, subj = self.reg, rows.operator, rows.subject
         has_case = rows.has_case
+        self._derive()
 
         def surname_or_address():
-            me = reg.op_subject[op]
-            return (reg.subj_last[subj] == reg.subj_last[me]) | (reg.subj_address[subj] == reg.subj_address[me])
+            return (reg.subj_last[subj] == self._op_last[op]) | (reg.subj_address[subj] == self._op_address[op])
 
         def off_shift():
             hour = (rows.time % 86400) // 3600
@@ -165,13 +176,30 @@ class Detector:
         names = makers if wanted is None else [n for n in makers if n in wanted]
         return {n: makers[n]() for n in names}
 
+    def _derive(self) -> None:
+        """Per-operator surname and address, and the subjects with a relation on file (a
+        filter: only rows on those subjects are looked up in the sorted pairs); rebuilt
+        if the registry's arrays are replaced."""
+        reg = self.reg
+        src = (reg.op_subject, reg.subj_last, reg.subj_address, reg.known_pairs)
+        if len(src) == len(self._derived_from) and all(a is b for a, b in zip(src, self._derived_from)):
+            return
+        self._op_last = reg.subj_last[reg.op_subject]
+        self._op_address = reg.subj_address[reg.op_subject]
+        self._on_file = np.zeros(len(reg.subj_last), dtype=bool)
+        self._on_file[reg.known_pairs % self.n_subjects] = True
+        self._derived_from = src
+
     def _known(self, op: np.ndarray, subj: np.ndarray) -> np.ndarray:
-        keys = op.astype(np.int64) * self.n_subjects + subj
         pairs = self.reg.known_pairs
+        out = np.zeros(len(op), dtype=bool)
         if len(pairs) == 0:
-            return np.zeros(len(op), dtype=bool)
+            return out
+        idx = np.flatnonzero(self._on_file[subj])
+        keys = op[idx].astype(np.int64) * self.n_subjects + subj[idx]
         pos = np.minimum(np.searchsorted(pairs, keys), len(pairs) - 1)
-        return pairs[pos] == keys
+        out[idx] = pairs[pos] == keys
+        return out
 
     # ------------------------------------------------------------------ a day
     def run_day(self, journal: pa.Table, day: int) -> pd.DataFrame:
@@ -194,7 +222,7 @@ class Detector:
             if hit.any():
                 alerts.append(self._alerts(rows, hit, "rule", mask[hit], day))
             if anomaly:
-                self._month_features.append(self._feature_rows(rows, f, day))
+                self._add_features(rows, f)
         if self.cfg.random_audit_rate > 0:
             sampled = self.rng.random(len(rows.query_id)) < self.cfg.random_audit_rate
             if sampled.any():
@@ -221,22 +249,32 @@ class Detector:
     def _repeated(self, rows: HumanRows, day: int) -> np.ndarray:
         """Rows whose (operator, subject) reaches `repeat_count` no-case queries in the window.
 
-        The window keeps one sorted (keys, counts) pair per day; today's distinct keys are
-        looked up in each by binary search, so a day costs O(k log n), not a re-count.
+        The window keeps one sorted (keys, counts) pair per day. A counting filter (counts
+        per hash slot over the window) rules out most of today's distinct keys at once;
+        only keys whose slot is occupied (repeats, and a few % of collisions) are looked up
+        in each day by binary search, so a day costs O(k + c w log n), not a re-count.
         """
         r = self.cfg.rules
         no_case = ~rows.has_case
         keys = rows.operator.astype(np.int64) * self.n_subjects + rows.subject
         while self._window and self._window[0][0] <= day - r.repeat_window_days:
-            self._window.popleft()
+            _, (old_keys, old_counts) = self._window.popleft()
+            np.subtract.at(self._tally, tally_slot(old_keys, self._tally_bits), old_counts.astype(np.int32))
         today = keys[no_case]
         uniq, today_counts = np.unique(today, return_counts=True)
+        slot = tally_slot(uniq, self._tally_bits)
+        maybe = np.flatnonzero(self._tally[slot] > 0)  # the others were not seen in the window
         prior = np.zeros(len(uniq), dtype=np.int64)
-        for _, (w_keys, w_counts) in self._window:
-            if len(w_keys):
-                pos = np.minimum(np.searchsorted(w_keys, uniq), len(w_keys) - 1)
-                prior += np.where(w_keys[pos] == uniq, w_counts[pos], 0)
+        if len(maybe):
+            cand = uniq[maybe]
+            seen = np.zeros(len(cand), dtype=np.int64)
+            for _, (w_keys, w_counts) in self._window:
+                if len(w_keys):
+                    pos = np.minimum(np.searchsorted(w_keys, cand), len(w_keys) - 1)
+                    seen += np.where(w_keys[pos] == cand, w_counts[pos], 0)
+            prior[maybe] = seen
         self._window.append((day, (uniq, today_counts)))
+        np.add.at(self._tally, slot, today_counts.astype(np.int32))
         out = np.zeros(len(keys), dtype=bool)
         if len(today):
             crossing = uniq[(prior < r.repeat_count) & (prior + today_counts >= r.repeat_count)]
@@ -260,21 +298,25 @@ class Detector:
         })
 
     # ------------------------------------------------------------------ monthly anomaly score
-    def _feature_rows(self, rows: HumanRows, f: dict[str, np.ndarray], day: int) -> pd.DataFrame:
-        """Per operator, today's count of queries and of each flagged feature."""
-        df = pd.DataFrame({name: f[src] for name, src in FEATURE_SOURCES.items()})
-        df["n"] = 1
-        df["operator"] = rows.operator
-        return df.groupby("operator").sum()
+    def _add_features(self, rows: HumanRows, f: dict[str, np.ndarray]) -> None:
+        """Add today's per-operator count of queries and of each flagged feature to the month."""
+        n_ops = self._month.shape[1]
+        op = rows.operator
+        for j, src in enumerate(FEATURE_SOURCES.values()):
+            self._month[j] += np.bincount(op[f[src]], minlength=n_ops)
+        self._month[-1] += np.bincount(op, minlength=n_ops)
+        self._month_rows = True
 
     def end_month(self, day: int) -> pd.DataFrame:
         """Operator-month anomaly alerts (call on the last day of each month)."""
-        if not self.cfg.anomaly.enabled or not self._month_features:
-            self._month_features = []
+        seen = self._month_rows
+        counts, self._month = self._month, np.zeros_like(self._month)
+        self._month_rows = False
+        if not self.cfg.anomaly.enabled or not seen:
             return empty_alerts()
         a = self.cfg.anomaly
-        df = pd.concat(self._month_features).groupby(level=0).sum().astype(float)
-        self._month_features = []
+        present = np.flatnonzero(counts[-1] > 0)  # operators with queries this month
+        df = pd.DataFrame(counts[:, present].T.astype(float), index=present, columns=[*FEATURES, "n"])
         n = df["n"]
         df = df[n >= a.min_queries]
         if df.empty:
@@ -294,6 +336,11 @@ class Detector:
             "agency": self.reg.op_agency[ops], "rules": np.zeros(len(ops), dtype=np.int64),
             "score": hit.to_numpy(),
         })
+
+
+def tally_slot(keys: np.ndarray, bits: int) -> np.ndarray:
+    """Slot of each (operator, subject) key in the repeated-subject filter (Fibonacci hashing)."""
+    return ((keys.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(64 - bits)).astype(np.intp)
 
 
 def kinds(kind: str, n: int) -> pd.Categorical:

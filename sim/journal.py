@@ -1,7 +1,8 @@
 """The audit journal: Arrow schema, day-by-day generation, Parquet writer and reader.
 
 The journal is what CLETS logs: one row per transaction (who, from which terminal,
-which key, which database, whom, for what stated purpose, with which case number).
+which key, which database, whom, for what stated purpose, with which case number and
+right to know).
 The answer key is kept apart: a *truth* table keyed by ``query_id`` holding only the
 misuse rows (a query absent from it is lawful), and an *incidents* table. A
 `DayChunk` carries the two tables side by side, and `journal_tables` hands
@@ -30,11 +31,19 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sim.catalogue import ANSWER_KEY_FIELDS, ARCHETYPES, CATEGORY_NAMES, KEY_NAMES, PURPOSES
+from sim.catalogue import (
+    ANSWER_KEY_FIELDS,
+    ARCHETYPES,
+    CATEGORY_NAMES,
+    KEY_NAMES,
+    PURPOSES,
+    RIGHT_TO_KNOW,
+)
 from sim.config import DATABASES, Scenario
 from sim.misuse import MisuseGenerator, MisuseSet
 from sim.rng import Streams
 from sim.traffic import (
+    ACHS_KEY_IDX,
     DAY,
     ROW_FIELDS,
     LawfulTraffic,
@@ -58,6 +67,7 @@ JOURNAL_SCHEMA = pa.schema([
     ("subject", pa.int32()),
     ("purpose", pa.dictionary(pa.int8(), pa.string())),
     ("case_number", pa.int64()),  # null: none entered
+    ("right_to_know", pa.dictionary(pa.int8(), pa.string())),  # ACHS authority; null: none entered
 ])
 TRUTH_FIELDS = ANSWER_KEY_FIELDS
 TRUTH_SCHEMA = pa.schema([
@@ -76,14 +86,30 @@ class DayChunk:
     truth: pa.Table  # misuse rows only
     lawful_rows: int
     misuse_rows: int
+    misuse_index: np.ndarray | None = None  # per truth row: its index in the horizon's misuse set
+    # the day's automated checks (CAD/LPR/MDT, no operator), whatever the mode: rows in the
+    # journal ("rows"), counted but not generated ("count"), 0 when not simulated ("none")
+    automated_rows: int = 0
+
+
+AUTOMATED_MODES = ("none", "count", "rows")
+
+
+def automated_mode(value: bool | str) -> str:
+    """'rows', 'count' or 'none' (True and False are the older spellings of rows and none)."""
+    if value is True or value is False:
+        return "rows" if value else "none"
+    if value not in AUTOMATED_MODES:
+        raise ValueError(f"automated must be one of {', '.join(AUTOMATED_MODES)} (or a bool), not {value!r}")
+    return value
 
 
 class JournalGenerator:
     """World + lawful traffic + misuse for a scenario; yields one `DayChunk` per day."""
 
     def __init__(self, scenario: Scenario, streams: Streams, graph: nx.DiGraph | None = None,
-                 world: WorldModel | None = None, days: int | None = None, automated: bool = True,
-                 start: date | None = None):
+                 world: WorldModel | None = None, days: int | None = None,
+                 automated: bool | str = True, start: date | None = None):
         from topology.builder import build_topology
 
         self.scenario = scenario
@@ -92,7 +118,11 @@ class JournalGenerator:
         start = start or jc.start_date
         self.first_day = day_number(start)
         self.n_days = days if days is not None else jc.days
-        self.automated = automated  # False: operator and misuse rows only (oversight runs)
+        # automated checks: "rows" in the journal; "count": only their number (DayChunk.automated_rows),
+        # same operator and misuse rows as "rows"; "none": neither (operator and misuse rows only)
+        self.automated_mode = automated_mode(automated)
+        self.automated = self.automated_mode == "rows"  # automated rows in the journal
+        self._automated_n = 0  # the last day's automated checks
         if graph is None:
             graph = build_topology(scenario.topology, scenario.network, streams)
         self.graph = graph
@@ -101,7 +131,8 @@ class JournalGenerator:
         self.lawful = LawfulTraffic(self.world, jc.queries, scenario.traffic.diurnal,
                                     streams.fresh("traffic"))
         self.misuse: MisuseSet = MisuseGenerator(self.world, scenario.misuse, self.lawful,
-                                                 streams.fresh("misuse")).generate(
+                                                 streams.fresh("misuse"),
+                                                 streams.fresh("misuse:right_to_know")).generate(
             self.first_day, self.n_days)
         w = self.world
         self._ori_dict = pa.array(w.oris["ori"].tolist(), pa.string())
@@ -113,10 +144,14 @@ class JournalGenerator:
             "purpose": pa.array(list(PURPOSES)),
             "category": pa.array(list(CATEGORY_NAMES)),
             "archetype": pa.array(list(ARCHETYPES)),
+            "right_to_know": pa.array(list(RIGHT_TO_KNOW)),
         }
         mt = self.misuse.rows["time"]
         self._misuse_bounds = np.searchsorted(mt, (self.first_day + np.arange(self.n_days + 1)) * DAY)
         self.next_query_id = 0
+        # callable(first, stop, k) -> bool mask over the misuse set's rows first:stop (day k):
+        # which of the day's potential misuse rows happen (the oversight loop's deterrence)
+        self.misuse_filter: Callable[[int, int, int], np.ndarray] | None = None
 
     # ------------------------------------------------------------------ days
     def days(self) -> Iterator[DayChunk]:
@@ -141,7 +176,9 @@ class JournalGenerator:
             "archetype": self._dictionary(mis["archetype"][mis_idx], "archetype", pa.int8()),
             "incident_id": pa.array(mis["incident_id"][mis_idx]),
         }, schema=TRUTH_SCHEMA)
-        return DayChunk(day, self._to_table(rows, qid), truth, n - n_mis, int(n_mis))
+        rtk = self._right_to_know(day, rows["key"], pos[~is_mis], mis_pos, mis["right_to_know"][mis_idx])
+        return DayChunk(day, self._to_table(rows, qid, rtk), truth, n - n_mis, int(n_mis),
+                        misuse_index=mis["_index"][mis_idx], automated_rows=self._automated_n)
 
     def rows(self, day: int, k: int) -> dict[str, np.ndarray]:
         """The day's journal rows as plain arrays (what the message-level model replays)."""
@@ -152,20 +189,41 @@ class JournalGenerator:
         ops = self.lawful.operator_rows(day)
         a, b = self._misuse_bounds[k], self._misuse_bounds[k + 1]
         mis = {f: v[a:b] for f, v in self.misuse.rows.items()}
+        mis["_index"] = np.arange(a, b)
         # people who were dismissed or suspended, and sanctioned agencies, stop misusing too
         op = mis["operator"]
         live = self.lawful.active[op] & self.lawful.agency_active[self.world.operators.agency[op]]
+        if self.misuse_filter is not None:  # oversight: hazards that deterrence lowers
+            live = live & self.misuse_filter(a, b, k)
         if not live.all():
             mis = {f: v[live] for f, v in mis.items()}
         small = concat_rows([ops, {f: mis[f] for f in ROW_FIELDS}])
         auto = self.lawful.automated_rows(day) if self.automated else empty_rows()
+        # count mode: the same draws as the rows would take, so later days are unchanged
+        self._automated_n = (len(auto["time"]) if self.automated else
+                             self.lawful.automated_count(day) if self.automated_mode == "count" else 0)
         rows, pos, order = merge_sorted(auto, small)
         return rows, pos, order, len(ops["time"]), mis
 
     def _dictionary(self, idx: np.ndarray, name: str, index_type) -> pa.DictionaryArray:
         return pa.DictionaryArray.from_arrays(pa.array(idx, index_type), self._dict[name])
 
-    def _to_table(self, rows: dict[str, np.ndarray], qid: np.ndarray) -> pa.Table:
+    def _right_to_know(self, day: int, keys: np.ndarray, lawful_pos: np.ndarray,
+                       mis_pos: np.ndarray, mis_rtk: np.ndarray) -> np.ndarray:
+        """Right-to-know codes (-1 none): misuse rows keep theirs; lawful operator ACHS rows
+        enter the criminal-justice authority at the configured rate. A per-day stream of its
+        own, so no other column's draws change and any day can be regenerated alone."""
+        rtk = np.full(len(keys), -1, dtype=np.int8)
+        achs = lawful_pos[np.isin(keys[lawful_pos], ACHS_KEY_IDX)]
+        u = self.streams.fresh(f"right_to_know:{day}").random(len(achs))
+        p = self.lawful.cfg.achs_right_to_know_probability
+        rtk[achs[u < p]] = RIGHT_TO_KNOW.index("PC 11105")
+        rtk[mis_pos] = mis_rtk
+        return rtk
+
+    def _to_table(self, rows: dict[str, np.ndarray], qid: np.ndarray,
+                  right_to_know: np.ndarray | None = None) -> pa.Table:
+        rtk = np.full(len(qid), -1, dtype=np.int8) if right_to_know is None else right_to_know
         op, req, case = rows["operator"], rows["requestor"], rows["case_number"]
         device = rows["device"]
         return pa.table({
@@ -181,6 +239,8 @@ class JournalGenerator:
             "subject": pa.array(rows["subject"]),
             "purpose": self._dictionary(rows["purpose"], "purpose", pa.int8()),
             "case_number": pa.array(case, mask=case == 0),
+            "right_to_know": pa.DictionaryArray.from_arrays(pa.array(rtk, pa.int8(), mask=rtk < 0),
+                                                            self._dict["right_to_know"]),
         }, schema=JOURNAL_SCHEMA)
 
 

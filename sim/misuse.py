@@ -12,6 +12,10 @@ snooper (Glendale), a misunderstood rule spread over a unit (Chula Vista) and it
 very large version (the 2023 sheriff's office), the serious case (Carlsbad), the
 agency-level purpose misuse (DHS/ICE), credential sharing, curiosity bursts after a
 news event, and data for hire.
+
+Misuse rows also carry ``right_to_know`` (what the operator entered as right to know on
+an ACHS row, -1 none), drawn from a stream of its own so the other columns' draws do
+not depend on it.
 """
 
 from __future__ import annotations
@@ -21,9 +25,18 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from sim.catalogue import ARCHETYPES, CATEGORY_NAMES, KEY_NAMES, PURPOSES
+from sim.catalogue import ARCHETYPES, CATEGORY_NAMES, KEY_NAMES, PURPOSES, RIGHT_TO_KNOW
 from sim.config.journal import Incidents, Misuse
-from sim.traffic import DAY, ROW_DTYPES, LawfulTraffic, categorical, concat_rows, cum, shift_times
+from sim.traffic import (
+    ACHS_KEY_IDX,
+    DAY,
+    ROW_DTYPES,
+    LawfulTraffic,
+    categorical,
+    concat_rows,
+    cum,
+    shift_times,
+)
 from sim.world import (
     EX_PARTNER,
     FAMILY,
@@ -33,6 +46,7 @@ from sim.world import (
     PRACTITIONER,
     QUERY_ROLES,
     WorldModel,
+    day_number,
 )
 
 K = {k: i for i, k in enumerate(KEY_NAMES)}
@@ -72,26 +86,42 @@ class MisuseSet:
 
 
 class MisuseGenerator:
-    def __init__(self, world: WorldModel, cfg: Misuse, lawful: LawfulTraffic, rng: np.random.Generator):
+    def __init__(self, world: WorldModel, cfg: Misuse, lawful: LawfulTraffic, rng: np.random.Generator,
+                 rtk_rng: np.random.Generator | None = None):
         self.world = world
         self.cfg = cfg
         self.lawful = lawful
         self.rng = rng
+        # right-to-know draws: a separate stream (spawning does not advance `rng`)
+        self.rtk_rng = rtk_rng if rtk_rng is not None else rng.spawn(1)[0]
         ops = world.operators
         self.query_ops = np.flatnonzero(np.isin(ops.role, QUERY_ROLES)).astype(np.int32)
         self.parts: list[dict[str, np.ndarray]] = []
         self.incidents: list[dict] = []
 
     # ------------------------------------------------------------------ plumbing
-    def _incident(self, archetype: str, category: str, actors, victims, start_day, end_day, n) -> int:
+    def _incident(self, archetype: str, category: str, actors, victims, start_day, end_day, n,
+                  external_investigation_day: int = -1) -> int:
         iid = len(self.incidents)
         ag = int(self.world.operators.agency[actors[0]]) if len(actors) else -1
         self.incidents.append(dict(
             incident_id=iid, archetype=archetype, category=category,
             agency_ori=self.world.agencies["ori"].iat[ag] if ag >= 0 else "",
             actors=[int(a) for a in actors], victims=[int(v) for v in np.unique(victims)],
-            start_day=int(start_day), end_day=int(end_day), n_queries=int(n)))
+            start_day=int(start_day), end_day=int(end_day), n_queries=int(n),
+            external_investigation_day=int(external_investigation_day)))
         return iid
+
+    def _right_to_know(self, archetype: str, keys: np.ndarray, purposes: np.ndarray) -> np.ndarray:
+        """Right to know entered on ACHS rows (-1 none): the licensing authority when the stated
+        purpose is licensing (the misunderstood CCW rule), else the criminal-justice one."""
+        section = getattr(self.cfg, archetype, None)
+        p = getattr(section, "right_to_know_probability", None)
+        p = self.cfg.right_to_know_probability if p is None else p
+        entered = np.isin(keys, ACHS_KEY_IDX) & (self.rtk_rng.random(len(keys)) < p)
+        code = np.where(purposes == P["licensing"], RIGHT_TO_KNOW.index("PC 26150"),
+                        RIGHT_TO_KNOW.index("PC 11105"))
+        return np.where(entered, code, -1).astype(np.int8)
 
     def _emit(self, ops, days, subjects, categories, archetype: str, incident_ids, off_share: float,
               keys=None, purposes=None, requestor=None, device=None, case_p=None) -> None:
@@ -121,6 +151,7 @@ class MisuseGenerator:
         day_arr = np.asarray(days, dtype=np.int64)
         case = np.where(rng.random(n) < case_p,
                         (1970 + day_arr // 365) * 10_000_000 + rng.integers(1, 9_999_999, n), 0)
+        purposes = np.broadcast_to(np.asarray(purposes), n).astype(np.int8)
         self.parts.append({
             "time": time,
             "operator": ops,
@@ -129,8 +160,9 @@ class MisuseGenerator:
             "ori": self.world.operators.ori[ops],
             "key": keys,
             "subject": np.asarray(subjects, dtype=np.int32),
-            "purpose": np.broadcast_to(np.asarray(purposes), n).astype(np.int8),
+            "purpose": purposes,
             "case_number": case.astype(np.int64),
+            "right_to_know": self._right_to_know(archetype, keys, purposes),
             "category": categories,
             "archetype": np.full(n, A[archetype], dtype=np.int8),
             "incident_id": np.broadcast_to(np.asarray(incident_ids), n).astype(np.int32),
@@ -156,7 +188,7 @@ class MisuseGenerator:
         self._simple(cfg.lone_snooper, "lone_snooper", first_day, last, years)
         self._rule(cfg.misunderstood_rule, "misunderstood_rule", first_day, last, years)
         self._rule(cfg.mass_rule, "mass_rule", first_day, last, years, sheriff_only=True)
-        self._simple(cfg.serious_case, "serious_case", first_day, last, years)
+        self._serious_case(first_day, last, years)
         self._agency_purpose(first_day, last)
         self._credential_sharing(first_day, last, years)
         self._curiosity(first_day, last, years)
@@ -168,7 +200,7 @@ class MisuseGenerator:
         rows = {f: v[keep][order] for f, v in rows.items()}
         incidents = pd.DataFrame(self.incidents, columns=[
             "incident_id", "archetype", "category", "agency_ori", "actors", "victims", "start_day",
-            "end_day", "n_queries"])
+            "end_day", "n_queries", "external_investigation_day"])
         if len(incidents):
             counts = np.bincount(rows["incident_id"], minlength=len(incidents))
             incidents["n_queries"] = counts
@@ -195,7 +227,8 @@ class MisuseGenerator:
             self.incidents.append(dict(
                 incident_id=first_iid + j, archetype="occasional", category="mixed",
                 agency_ori=w.agencies["ori"].iat[int(w.operators.agency[op])], actors=[op],
-                victims=[], start_day=first, end_day=last, n_queries=k))
+                victims=[], start_day=first, end_day=last, n_queries=k,
+                external_investigation_day=-1))
         iids = np.repeat(np.arange(first_iid, first_iid + len(users), dtype=np.int32), n)
         days = self._days_in(first, last - first, m, first, last)
         self._emit(ops, days, subjects, cats, "occasional", iids, o.off_shift_share,
@@ -254,12 +287,6 @@ class MisuseGenerator:
                 women = cands[w.subjects.sex[cands] == 0][: max(3, n // 3)]
                 victims = women[rng.integers(0, len(women), n)] if len(women) else cands[:n]
                 cats = C["dmv_personal_lookup"]
-            elif archetype == "serious_case":
-                ex = pop.relation(actor, rng.random(1), (EX_PARTNER,))[0]
-                if ex < 0:
-                    ex = pop.local(county[:1], rng.random(1))[0]
-                victims = np.full(n, ex)
-                cats = C["ex_partner_lookup"]
             else:  # data_for_hire: addresses for a third party, statewide
                 victims = pop.anywhere(rng.random(n))
                 cats = np.where(rng.random(n) < 0.7, C["personal_gain"], C["giving_data_to_others"])
@@ -268,6 +295,37 @@ class MisuseGenerator:
             iid = self._incident(archetype, category, actor, victims, start, start + inc.duration_days, n)
             days = self._days_in(start, inc.duration_days, n, first, last)
             self._emit(op, days, victims, cats, archetype, iid, inc.off_shift_share)
+
+    def _serious_case(self, first: int, last: int, years: float) -> None:
+        """Carlsbad (seed 004): an officer is charged with stalking an ex-partner; the
+        internal-affairs investigation that follows (external_investigation_day) finds a few
+        CLETS lookups made days before, unrelated to the ex-partner. The lookups are the misuse
+        rows; the stalking itself is not in the journal."""
+        inc = self.cfg.serious_case
+        rng, w, pop = self.rng, self.world, self.lawful.pop
+        for _ in range(self._count(inc.incidents_per_year, years)):
+            start = int(rng.integers(first, last))
+            actor = self._pick_ops(1)
+            n = int(rng.integers(inc.lookups.min, inc.lookups.max + 1))
+            subj, kinds = w.relations.of(int(actor[0]))
+            exes = subj[kinds == EX_PARTNER]
+            friend = pop.relation(actor, rng.random(1), (FRIEND,))[0]
+            if friend >= 0 and friend not in exes and rng.random() < inc.friend_share:
+                victim, category = friend, "friend_lookup"
+            else:  # a personal DMV lookup of a local resident, never the ex-partner
+                county = pop.op_county[actor]
+                victim = pop.local(county, rng.random(1))[0]
+                while victim in exes:
+                    victim = pop.local(county, rng.random(1))[0]
+                category = "dmv_personal_lookup"
+            days = self._days_in(start, inc.duration_days, n, first, last)
+            delay = int(rng.integers(inc.investigation_delay_days.min,
+                                     inc.investigation_delay_days.max + 1))
+            iid = self._incident("serious_case", category, actor, [victim], start,
+                                 start + inc.duration_days, n,
+                                 external_investigation_day=int(days.max(initial=start)) + delay)
+            self._emit(np.repeat(actor, n), days, np.full(n, victim), C[category], "serious_case",
+                       iid, inc.off_shift_share)
 
     def _rule(self, inc: Incidents, archetype: str, first: int, last: int, years: float,
               sheriff_only: bool = False) -> None:
@@ -302,6 +360,10 @@ class MisuseGenerator:
         """DHS immigration-enforcement components run DMV lookups for immigration purposes."""
         ap = self.cfg.agency_purpose
         if ap.agencies == "none":
+            return
+        # before the PPP rule (February 2019) these lookups were not misuse: none generated
+        first = max(first, day_number(ap.rule_effective))
+        if first >= last:
             return
         rng, w, pop = self.rng, self.world, self.lawful.pop
         ag = w.agencies
@@ -376,6 +438,6 @@ class MisuseGenerator:
 
 def _empty_misuse() -> dict[str, np.ndarray]:
     rows = {f: np.zeros(0, dtype=dt) for f, dt in ROW_DTYPES.items()}
-    rows.update(category=np.zeros(0, np.int16), archetype=np.zeros(0, np.int8),
-                incident_id=np.zeros(0, np.int32))
+    rows.update(right_to_know=np.zeros(0, np.int8), category=np.zeros(0, np.int16),
+                archetype=np.zeros(0, np.int8), incident_id=np.zeros(0, np.int32))
     return rows

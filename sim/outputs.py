@@ -124,7 +124,8 @@ def write_network_run(run, directory: Path, scenario_path: str | None = None) ->
 
 OVERSIGHT_TABLES = ("alerts", "complaints", "investigations", "discipline", "reports", "follow_ups",
                     "compliance", "public_list", "audits", "cac_meetings", "sanctions", "truth",
-                    "misuse_journal", "incidents", "agencies", "yearly")
+                    "misuse_journal", "incidents", "agencies", "yearly", "cac_items",
+                    "filing_decisions", "behaviour_events")
 
 
 def write_oversight_run(result, directory: Path, scenario_path: str | None = None) -> dict:
@@ -138,7 +139,7 @@ def write_oversight_run(result, directory: Path, scenario_path: str | None = Non
         df = getattr(result, name)
         df = df if isinstance(df, pd.DataFrame) else pd.DataFrame(df)
         df.to_parquet(directory / f"{name}.parquet", index=False)
-    for name in ("yearly", "reports", "compliance", "sanctions", "public_list"):
+    for name in ("yearly", "reports", "compliance", "sanctions", "public_list", "cac_items", "audits"):
         getattr(result, name).to_csv(directory / f"{name}.csv", index=False)
     reviews = int((result.alerts["status"] == "reviewed").sum()) if len(result.alerts) else 0
     metrics = detection_metrics(result.alerts, result.truth, result.incidents, reviews)

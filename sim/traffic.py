@@ -166,6 +166,7 @@ class LawfulTraffic:
         self.primary_ori = np.searchsorted(world.oris["agency"].to_numpy(), np.arange(len(ag)))
         hours = hourly_profile(diurnal)
         self.hour_cdf = np.concatenate([[0.0], np.cumsum(hours) / hours.sum()])
+        self._gap_buffer = np.empty(0)  # automated_count's scratch space
 
     # ------------------------------------------------------------------ helpers
     def colleague(self, ops: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -185,8 +186,12 @@ class LawfulTraffic:
         return np.where(self.rng.random(len(keys)) < p, number, 0)
 
     def purposes(self, agency: np.ndarray, keys: np.ndarray, u: np.ndarray) -> np.ndarray:
-        c = self.purpose_cum[self.agency_group[agency]]
-        purpose = (u[:, None] >= c).sum(axis=1)
+        """Stated purpose by the agency's group (the number of cumulative weights <= u)."""
+        group = self.agency_group[agency]
+        purpose = np.empty(len(u), dtype=np.int64)
+        for g in range(len(GROUPS)):  # four groups: one binary search each, no n x P matrix
+            sel = group == g
+            purpose[sel] = np.searchsorted(self.purpose_cum[g], u[sel], side="right")
         purpose = np.minimum(purpose, len(PURPOSES) - 1)
         return np.where(UPDATE_KEY[keys], P["record_update"], purpose).astype(np.int8)
 
@@ -207,8 +212,10 @@ class LawfulTraffic:
         time = shift_times(world, op, np.full(n, day), on_shift, u[0])
         agency = ops.agency[op]
         role = ops.role[op]
-        key = np.where(role == FULL_ACCESS, categorical(self.key_cum["full_access"], u[1]),
-                       categorical(self.key_cum["less_than_full_access"], u[1])).astype(np.int8)
+        full = role == FULL_ACCESS
+        key = np.empty(n, dtype=np.int8)
+        key[full] = categorical(self.key_cum["full_access"], u[1][full])
+        key[~full] = categorical(self.key_cum["less_than_full_access"], u[1][~full])
         own = rng.random(n) >= cfg.other_device_share
         device = np.where(own & (ops.device[op] >= 0), ops.device[op], self.agency_device(agency, u[2]))
         county = self.pop.op_county[op]
@@ -237,11 +244,39 @@ class LawfulTraffic:
                                              cfg.achs_case_number_probability),
         }
 
+    def automated_mean(self, day: int) -> tuple[np.ndarray, float]:
+        """The devices of active agencies (suspended, removed and excluded ones have none)
+        and the day's expected number of automated checks."""
+        active_dev = np.flatnonzero(self.agency_active[self.world.device_agency])
+        mean = self.cfg.automated_per_device_day * self.weekly[weekday(day)] * len(active_dev)
+        return active_dev, mean
+
+    def automated_count(self, day: int) -> int:
+        """The number of automated checks `automated_rows(day)` would generate, without the rows.
+
+        The count is the same Poisson draw from the same stream, and the stream is then
+        moved on exactly as `automated_rows` moves it (its exponential gaps are drawn, as
+        their number of random words varies; its 3n uniforms are skipped by `advance`), so
+        every later operator and automated draw is that of a row-by-row run. Cost: about
+        a hundredth of the rows' (statewide ~10 ms a day).
+        """
+        rng = self.rng
+        n = int(rng.poisson(self.automated_mean(day)[1]))
+        if len(self._gap_buffer) < n + 1:
+            self._gap_buffer = np.empty(int((n + 1) * 1.25))
+        rng.standard_exponential(out=self._gap_buffer[:n + 1])  # = exponential(size=n + 1)
+        bits = rng.bit_generator
+        if isinstance(bits, np.random.PCG64):  # a double is one 64-bit word
+            bits.advance(3 * n)
+        else:
+            for _ in range(3):
+                rng.random(n)
+        return n
+
     def automated_rows(self, day: int) -> dict[str, np.ndarray]:
         """System checks, drawn in time order: sorted uniforms mapped through the hour CDF."""
-        rng, cfg = self.rng, self.cfg
-        active_dev = np.flatnonzero(self.agency_active[self.world.device_agency])
-        mean = cfg.automated_per_device_day * self.weekly[weekday(day)] * len(active_dev)
+        rng = self.rng
+        active_dev, mean = self.automated_mean(day)
         n = int(rng.poisson(mean))
         gaps = rng.exponential(size=n + 1)
         sorted_u = np.cumsum(gaps[:-1]) / gaps.sum()
@@ -272,10 +307,12 @@ def merge_sorted(big: dict[str, np.ndarray], small: dict[str, np.ndarray]
     Returns the merged rows, the positions of the small rows in it (in time order) and the
     order in which the small rows were taken (small row order[j] sits at pos[j]).
     """
-    order = np.argsort(small["time"], kind="stable")
+    order = stable_time_order(small["time"])
     small = take_rows(small, order)
     pos = np.searchsorted(big["time"], small["time"], side="right") + np.arange(len(order))
     n = len(big["time"]) + len(order)
+    if len(big["time"]) == 0:  # nothing to merge into (automated checks counted, not generated)
+        return {f: small[f].astype(ROW_DTYPES[f], copy=False) for f in big}, pos, order
     is_small = np.zeros(n, dtype=bool)
     is_small[pos] = True
     out = {}
@@ -285,6 +322,20 @@ def merge_sorted(big: dict[str, np.ndarray], small: dict[str, np.ndarray]
         col[~is_small] = big[f]
         out[f] = col
     return out, pos, order
+
+
+def stable_time_order(time: np.ndarray) -> np.ndarray:
+    """`np.argsort(time, kind="stable")`, faster: one unstable sort of (time, index) packed
+    in an int64 (unique keys, so the order is the stable one)."""
+    n = len(time)
+    if n < 2:
+        return np.arange(n, dtype=np.intp)
+    lo = int(time.min())
+    span = int(time.max()) - lo + 1
+    if span > (2**62) // n:  # would not fit: plain stable sort
+        return np.argsort(time, kind="stable")
+    packed = (time - lo).astype(np.int64) * n + np.arange(n, dtype=np.int64)
+    return (np.sort(packed) % n).astype(np.intp)
 
 
 def key_database(keys: np.ndarray) -> np.ndarray:

@@ -54,6 +54,8 @@ def journal(rows: list[dict]) -> pa.Table:
             pa.array([PURPOSES.index(r.get("purpose", "investigation")) for r in rows], pa.int8()),
             pa.array(list(PURPOSES))),
         "case_number": pa.array([r.get("case") for r in rows], pa.int64()),
+        "right_to_know": pa.DictionaryArray.from_arrays(pa.array([None] * n, pa.int8()),
+                                                        pa.array(["PC 11105"])),
     }, schema=JOURNAL_SCHEMA)
 
 

@@ -15,6 +15,7 @@ from sim.cli import app
 from sim.config import parse_scenario
 from sim.metrics import detection_metrics
 from sim.oversight import OversightModel, cal
+from sim.oversight.cases import statutes_for
 from sim.rng import Streams
 from sim.world import day_number
 
@@ -38,6 +39,12 @@ def day_of(d: date) -> int:
     return day_number(d)
 
 
+PROACTIVE_2018 = {"regime": "proactive", "bulletin_date": "2018-04-17", "public_listing": True,
+                  "refer_to_cac": True}
+NEVER_FILE = {"base_propensity": 0.0, "habit": 0.0,
+              "effects": {k: 0.0 for k in ("bulletin", "reminder", "call", "audit", "listing", "censure")}}
+
+
 def test_feb_1_deadline_follow_up_and_census():
     model, r = run(scenario({"follow_up": {"regime": "proactive"}}, years=2))
     rep = r.reports
@@ -59,30 +66,55 @@ def test_feb_1_deadline_follow_up_and_census():
         assert census["reported_share"] == pytest.approx(census["reported"] / census["agencies"])
 
 
-def test_cac_meets_on_schedule_and_lists_non_reporters():
-    model, r = run(scenario({"cac": {"meeting_days_of_year": [40, 200]}}))
+def test_cac_meets_on_schedule_and_refers_non_reporters_after_outreach():
+    model, r = run(scenario({"cac": {"meeting_days_of_year": [40, 200]}, "follow_up": PROACTIVE_2018,
+                             "reporting": {**NEVER_FILE, "base_propensity": 0.3}}))
     days = sorted(r.cac_meetings["day"])
     expected = [day_of(date(y, 1, 1)) + d - 1 for y in (2018, 2019, 2020) for d in (40, 200)]
-    assert days == [d for d in expected if d < model.first_day + model.n_days]
-    first_after = day_of(date(2019, 1, 1)) + 39  # first meeting after the Feb 1 2019 deadline
+    assert days == [d for d in expected if model.first_day <= d < model.first_day + model.n_days]
+    # referred (and posted) the day after the last outreach call, not at the deadline
+    outreach_end = day_of(date(2019, 2, 1)) + 3 * 14  # the fourth call, 14 days apart from the deadline
     listed = r.public_list[r.public_list["report_year"] == 2018]
-    reported = set(r.reports.loc[(r.reports["report_year"] == 2018)
-                                 & (r.reports["submitted_day"] < first_after), "agency"])
-    eligible = set(range(len(r.agencies)))
-    assert set(listed["agency"]) == eligible - reported
-    assert (listed["listed_day"] == first_after).all()
+    filed = r.reports[r.reports["report_year"] == 2018]
+    on_time = set(filed.loc[filed["submitted_day"] <= outreach_end + 1, "agency"])
+    units = set(r.agencies["reporting_unit"])
+    assert len(listed) > 0 and set(listed["agency"]) == units - on_time
+    assert (listed["listed_day"] == outreach_end + 1).all()
+    items = r.cac_items[r.cac_items["report_year"] == 2018]
+    assert set(items["agency"]) == set(listed["agency"])
+    assert (items["referred_day"] == outreach_end + 1).all()
 
 
-def test_sanction_ladder_escalates_in_order_and_cuts_traffic():
-    d = scenario({"reporting": {"propensity_mean": 0.0}, "follow_up": {"regime": "passive"},
-                  "audits": {"cyclical": False}}, years=3)
+def test_no_sanction_by_mid_2019_even_if_nobody_files():
+    """The record: items referred and discussed, no sanction imposed by mid-2019 (seed 004)."""
+    _, r = run(scenario({"follow_up": PROACTIVE_2018, "reporting": NEVER_FILE}, years=2))
+    items = r.cac_items
+    assert len(items) >= len(set(r.agencies["reporting_unit"]))
+    mid_2019 = day_of(date(2019, 7, 1))
+    assert not (r.sanctions["day"] < mid_2019).any()
+    discussed = items[items["referred_day"] < mid_2019]
+    assert (discussed["discussed"] >= 1).all()
+    # later the CAC does act on some persistent items, but never on all of them
+    acted = items[items["status"] == "acted"]
+    assert 0 < len(acted) < len(items)
+
+
+def test_sanction_ladder_climbs_only_on_repeated_items_and_cuts_traffic():
+    d = scenario({"reporting": NEVER_FILE, "follow_up": {"regime": "passive", "refer_to_cac": True},
+                  "audits": {"cyclical": False},
+                  "cac": {"deliberation_meetings": 1,
+                          "act_probability": {"non_reporting": 1.0, "persistent_non_reporting": 1.0}}},
+                 years=3)
     model, r = run(d)
     s = r.sanctions[r.sanctions["step"].isin(["censure", "suspension", "removal"])]
+    items = r.cac_items.set_index("item_id")
     assert len(s) > 0
     for _agency, g in s.groupby("agency"):
         steps = list(g.sort_values("day")["step"])
         assert steps == ["censure", "suspension", "removal"][: len(steps)]
-        assert len(steps) == 3  # three years without a report: removed
+        assert len(steps) == 3  # three years without a form: removed
+        acted = items[(items["agency"] == _agency) & (items["status"] == "acted")]
+        assert acted["report_year"].nunique() == len(acted) == 3  # one step per distinct item
     assert r.agencies["removed"].all()
     # a removed agency's people and devices stop generating traffic
     last = model.first_day + model.n_days - 1
@@ -90,7 +122,10 @@ def test_sanction_ladder_escalates_in_order_and_cuts_traffic():
     assert len(model.lawful.automated_rows(last)["time"]) == 0
     # suspensions ended with service restored before the removal
     restored = r.sanctions[r.sanctions["step"] == "service_restored"]
-    assert len(restored) == r.agencies.shape[0]
+    assert len(restored) == len(set(r.agencies["reporting_unit"]))
+    # removed agencies stay in the compliance denominator
+    c = r.compliance.set_index("report_year")
+    assert (c["agencies"] == len(set(r.agencies["reporting_unit"]))).all()
 
 
 def test_suspended_agency_stops_and_resumes():
@@ -121,7 +156,7 @@ def test_investigator_budget_caps_reviews(overflow):
     assert len(reviewed) > 0
     months = pd.to_datetime(reviewed["day"], unit="D").dt.to_period("M")
     # reviews happen on the 1st of the month for the alerts queued before; at most 1 per agency-month
-    by = model.reviewed
+    by = model.cases.reviewed
     review_days = pd.Series([d for _, d in by])
     assert (pd.to_datetime(review_days, unit="D").dt.day == 1).all()
     per = pd.DataFrame({"agency": a.set_index("alert_id").loc[[i for i, _ in by], "agency"].to_numpy(),
@@ -137,10 +172,12 @@ def test_investigator_budget_caps_reviews(overflow):
 def test_outcomes_follow_the_configured_shares():
     d = scenario({"detection": {"random_audit_rate": 0.03},
                   "investigation": {"budget_base": 500, "open_if_lawful": 1.0, "confirm_if_lawful": 1.0,
-                                    "open_if_misuse": 1.0, "confirm_if_misuse": 1.0, "mean_days": 5}})
+                                    "open_if_misuse": 1.0, "confirm_if_misuse": 1.0, "mean_days": 5},
+                  "behaviour": {"deterrence": False}},
+                 misuse={"lone_snooper": {"incidents_per_year": 40}, "data_for_hire": {"incidents_per_year": 30}})
     model, r = run(d)
     inv = r.investigations
-    confirmed = inv[inv["confirmed"] == True]  # noqa: E712
+    confirmed = inv[(inv["confirmed"] == True) & ~inv["severe"].astype(bool)]  # noqa: E712
     n = len(confirmed)
     assert n > 300
     shares = parse_scenario(d).oversight.investigation.outcome_shares
@@ -155,29 +192,54 @@ def test_outcomes_follow_the_configured_shares():
     rows = model.lawful.operator_rows(model.first_day + model.n_days)
     assert not np.isin(rows["operator"], gone.to_numpy()).any()
     # referrals name the statutes
-    refs = set(r.discipline["referral"].dropna())
+    refs = {x for ref in r.discipline["referral"].dropna() for x in ref.split("; ")}
     assert refs and refs <= {"Vehicle Code 1808.45", "Penal Code 11141-11143", "Penal Code 13302-13304",
                              "Government Code 6200"}
+    # severe cases (serial snooper, data for hire, the serious case) end in dismissal more often
+    sev = inv[(inv["confirmed"] == True) & inv["severe"].astype(bool)]  # noqa: E712
+    dismiss = ["resignation", "termination"]
+    assert len(sev) >= 10
+    assert sev["outcome"].isin(dismiss).mean() > confirmed["outcome"].isin(dismiss).mean() + 0.2
 
 
-def test_reporting_shares_match_the_regimes():
-    """Fast calibration check: passive share ~ the propensity; proactive ~ 1-(1-m)(1-r)(1-c)^k."""
-    years = 4
-    for regime, expect in (("passive", 0.58), ("proactive", 1 - 0.42 * 0.5 * 0.55**4)):
+def test_statutes_follow_the_data_touched():
+    assert statutes_for(["DL", "RV"]) == "Vehicle Code 1808.45"
+    assert statutes_for(["QH"]) == "Penal Code 11141-11143"
+    assert statutes_for(["QW", "RO"]) == "Penal Code 13302-13304"
+    assert statutes_for(["EW"]) == "Government Code 6200"
+    assert statutes_for(["QR", "DL"]) == "Vehicle Code 1808.45; Penal Code 11141-11143"
+
+
+def test_filing_follows_the_propensity_mechanism():
+    """Passive: one decision per unit, filed share within binomial bounds of the mean recorded
+    propensity; proactive: every contact raises a unit's propensity and the share rises."""
+    shares = {}
+    for regime in ("passive", "proactive"):
         model, r = run(scenario({"follow_up": {"regime": regime}, "cac": {"enforce": False},
-                                 "audits": {"cyclical": False}}, years=years), seed=9)
-        c = r.compliance
-        n = int(c["agencies"].sum())
-        share = c["reported"].sum() / n
-        # agencies keep their propensity across years (Beta, concentration 6): widen the binomial sd
-        sd = math.sqrt(expect * (1 - expect) / n) * math.sqrt(1 + (years - 1) / 7)
-        assert abs(share - expect) <= 4 * sd + 0.01, (regime, share, expect)
+                                 "audits": {"cyclical": False}}, years=3), seed=9)
+        dec = r.filing_decisions
+        first = dec[dec["point"] == "season_opens"]
+        n, p = len(first), first["propensity"].mean()
+        sd = math.sqrt((first["propensity"] * (1 - first["propensity"])).sum())
+        assert abs(first["filed"].sum() - n * p) <= 4 * sd + 1
+        if regime == "passive":
+            assert set(dec["point"]) == {"season_opens"}
+        else:
+            # the same unit, later in the same season: contacts raised its propensity
+            key = ["report_year", "agency"]
+            opens = first.set_index(key)["propensity"]
+            later = dec[dec["point"] == "call"].groupby(key)["propensity"].max()
+            assert (later > opens.reindex(later.index)).all()
+        shares[regime] = r.compliance["reported"].sum() / r.compliance["agencies"].sum()
+    assert shares["proactive"] > shares["passive"] + 0.1
 
 
 def test_dhs_self_report_and_targeted_audit():
     d = scenario({"follow_up": {"regime": "proactive"},
                   "audits": {"cyclical": False,
-                             "targeted": [{"agencies": "dhs", "day_of_year": 70, "years": [2019]}]}},
+                             "targeted": [{"agencies": "dhs", "day_of_year": 70, "years": [2019]}]},
+                  "cac": {"deliberation_meetings": 1, "act_probability": {"agency_misuse": 1.0},
+                          "first_step": {"agency_misuse": "suspension"}}},
                  years=2)
     model, r = run(d)
     dhs = set(np.flatnonzero(r.agencies["dhs"]))
@@ -238,8 +300,10 @@ def test_metrics_are_recomputable_from_the_parquet_outputs(tmp_path):
     ({"detection": {"rules": {"enabled": ["mind_reading"]}}}, "mind_reading"),
     ({"investigation": {"budget_base": -1}}, "oversight.investigation.budget_base"),
     ({"cac": {"meeting_days_of_year": []}}, "meet at least once"),
-    ({"cac": {"rules": [{"trigger": "non_reporting", "count": 1, "step": "flogging"}]}}, "flogging"),
-    ({"cac": {"rules": [{"trigger": "rumour", "count": 1, "step": "censure"}]}}, "rumour"),
+    ({"cac": {"first_step": {"non_reporting": "flogging"}}}, "flogging"),
+    ({"cac": {"act_probability": {"rumour": 0.5}}}, "rumour"),
+    ({"behaviour": {"specific_factor": 1.5}}, "oversight.behaviour.specific_factor"),
+    ({"reporting": {"refusing": ["Nowhere Sheriff"]}}, "Nowhere Sheriff"),
 ])
 def test_bad_oversight_config(tmp_path, over, needle):
     scen = tmp_path / "s.yaml"
@@ -259,7 +323,11 @@ def test_post_sanction_topology_runs_without_the_removed_agencies(tmp_path):
     from sim.errors import ScenarioError
     from sim.runner import simulate_network
 
-    d = scenario({"reporting": {"propensity_mean": 0.3}, "audits": {"cyclical": False}}, years=3)
+    d = scenario({"reporting": {**NEVER_FILE, "base_propensity": 0.3, "heterogeneity_sd": 3.0},
+                  "follow_up": {"refer_to_cac": True}, "audits": {"cyclical": False},
+                  "cac": {"deliberation_meetings": 1,
+                          "act_probability": {"non_reporting": 1.0, "persistent_non_reporting": 1.0}}},
+                 years=3)
     scen = tmp_path / "o.yaml"
     scen.write_text(yaml.safe_dump(d))
     out = tmp_path / "out"

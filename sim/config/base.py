@@ -75,3 +75,18 @@ class Strict(BaseModel):
                 if isinstance(default, BaseModel):
                     out[name] = merge_into_default(default, value)
         return out
+
+
+def assumed(default, description: str, source: str = "assumption", low=None, high=None, **kw):
+    """A model parameter that declares where its value comes from and its plausible range.
+
+    The source and range are kept as field metadata (``json_schema_extra``) so one function
+    can list every assumption of a scenario; the description shows them to a reader too.
+    """
+    extra = {"source": source}
+    if low is not None:
+        extra["range"] = [low, high]
+    shown = f"{description} [{source}" + (f"; plausible {low}-{high}]" if low is not None else "]")
+    if "default_factory" in kw:
+        return Field(description=shown, json_schema_extra=extra, **kw)
+    return Field(default, description=shown, json_schema_extra=extra, **kw)

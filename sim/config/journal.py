@@ -63,7 +63,12 @@ class Queries(Strict):
     )
     case_number_probability: Probability = Field(0.55, description="case/call number entered (non-ACHS)")
     achs_case_number_probability: Probability = Field(
-        0.9, description="case/call number entered on ACHS queries (required with right to know)"
+        0.9, description="case/call number entered on ACHS queries (recommended by the SacPD "
+        "bulletin, seed 002; not required)"
+    )
+    achs_right_to_know_probability: Probability = Field(
+        0.97, description="right to know entered on lawful ACHS queries (required by the SacPD "
+        "bulletin, seed 002; no public compliance figure: assumed high, plausible 0.9-1)"
     )
     requestor_share: Probability = Field(0.12, description="queries run for another employee")
     other_device_share: Probability = Field(0.3, description="queries from an agency device not one's own")
@@ -117,10 +122,17 @@ class Range(Strict):
 
 
 class Occasional(Strict):
-    """Minnesota audit: over half of users ran questionable lookups; a few ran many."""
+    """Background misuse, bounded by the Minnesota Legislative Auditor (2013, FY2012): of about
+    11,000 users, over half ran lookups it called questionable (an upper bound, ~0.6 a user-year
+    at 1.2 each) and 88 misuses were documented (a lower bound, 88/11,000 = 0.008 a user-year).
+    The default, 0.1 x 1.0 = 0.1 a user-year, lies between (docs/journal.md, Prevalence)."""
 
-    user_share: Probability = 0.5
-    lookups_per_year: NonNegFloat = 1.2
+    user_share: Probability = Field(
+        0.1, description="share of operators who make occasional misuse lookups "
+        "(plausible 0.01-0.5; 0.5 is the auditor's questionable share)")
+    lookups_per_year: NonNegFloat = Field(
+        1.0, description="mean misuse lookups a year of such an operator (plausible 0.8-1.5); "
+        "user_share x lookups_per_year plausible 0.008-0.6 a user-year")
     heavy_tail_sigma: NonNegFloat = Field(1.1, description="lognormal spread of per-user rates")
     off_shift_share: Probability = 0.35
     category_mix: dict[str, NonNegFloat] = Field(
@@ -146,6 +158,21 @@ class Incidents(Strict):
     actors: Range = Range(min=1, max=1)
     duration_days: PositiveFloat = 90
     off_shift_share: Probability = 0.3
+    right_to_know_probability: Probability | None = Field(
+        None, description="right to know entered on this archetype's ACHS rows; null: "
+        "misuse.right_to_know_probability")
+
+
+class SeriousCase(Incidents):
+    """Carlsbad (seed 004): an officer charged with stalking an ex-partner; the internal-affairs
+    investigation into that finds CLETS lookups made days before, unrelated to the ex-partner."""
+
+    investigation_delay_days: Range = Field(
+        Range(min=2, max=30), description="days from the last lookup to the internal-affairs "
+        "investigation opened for the outside charge (seed 004: 'days before his termination')")
+    friend_share: Probability = Field(
+        0.5, description="incidents whose lookup is of a friend (else a personal DMV lookup of a "
+        "local resident); the source does not say what was looked up")
 
 
 class AgencyPurpose(Strict):
@@ -154,21 +181,28 @@ class AgencyPurpose(Strict):
     lookups_per_agency_day: NonNegFloat = 12.0
     agencies: Literal["dhs", "none"] = "dhs"
     actors_per_agency: PositiveInt = 15
+    rule_effective: date = Field(
+        date(2019, 2, 1), description="the PPP's ban on immigration use of non-criminal-history "
+        "data (California Values Act, in force January 2018) was added in February 2019 (seed 004); "
+        "earlier lookups are not misuse and are not generated")
 
 
 class Misuse(Strict):
     prevalence_scale: NonNegFloat = Field(1.0, description="multiplies every misuse rate (hidden prevalence)")
+    right_to_know_probability: Probability = Field(
+        0.4, description="right to know entered on a misuse ACHS row (a cover; below the lawful rate)")
     occasional: Occasional = Occasional()
     lone_snooper: Incidents = Incidents(incidents_per_year=4, lookups=Range(min=15, max=25),
                                         duration_days=150, off_shift_share=0.5)
+    # the rule archetypes believe the use lawful: they enter the licensing authority
     misunderstood_rule: Incidents = Incidents(incidents_per_year=3, lookups=Range(min=20, max=60),
                                               actors=Range(min=4, max=15), duration_days=240,
-                                              off_shift_share=0.02)
+                                              off_shift_share=0.02, right_to_know_probability=0.9)
     mass_rule: Incidents = Incidents(incidents_per_year=0.2, lookups=Range(min=3000, max=7000),
                                      actors=Range(min=20, max=80), duration_days=330,
-                                     off_shift_share=0.02)
-    serious_case: Incidents = Incidents(incidents_per_year=8, lookups=Range(min=1, max=6),
-                                        duration_days=60, off_shift_share=0.6)
+                                     off_shift_share=0.02, right_to_know_probability=0.9)
+    serious_case: SeriousCase = SeriousCase(incidents_per_year=8, lookups=Range(min=1, max=1),
+                                            duration_days=14, off_shift_share=0.6)
     agency_purpose: AgencyPurpose = AgencyPurpose()
     credential_sharing: Incidents = Incidents(incidents_per_year=12, lookups=Range(min=10, max=80),
                                               actors=Range(min=2, max=3), duration_days=90,

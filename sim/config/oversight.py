@@ -1,14 +1,17 @@
 """Oversight sections: detection policies, complaints, investigations, the annual report,
-DOJ follow-up and audits, and the CLETS Advisory Committee's sanctions ladder.
+DOJ follow-up and audits, the CLETS Advisory Committee, and how people respond to them.
 
-Sources of the defaults (see docs/oversight.md): outcome shares from EFF's 2010-2014
-tally (counselling 17%, suspension 13%, reprimand 12%, resignation 7%, termination
-7%); reporting 58% under passive follow-up (2017) and 98% after proactive outreach
-(2018); the Feb 1 deadline and CAC referral from DOJ bulletin 18-07-CJIS (seed 000).
+Every behavioural parameter declares its source (a public figure, or "assumption") and a
+plausible range (`sim.config.base.assumed`); `clets calibrate` fits the ones marked
+"fitted" (docs/oversight.md). Public anchors: outcome shares from EFF's 2010-2014 tally;
+reporting 58% under passive follow-up (2017); the Feb 1 deadline, public posting and CAC
+referral from DOJ bulletin 18-07-CJIS (seed 000); deterrence from a 2018 warning trial
+(JAMA Network Open 2020) and tax-compliance agent-based models.
 """
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
@@ -16,6 +19,7 @@ from pydantic import Field, field_validator
 from sim.catalogue import ARCHETYPES, CATEGORY_NAMES
 from sim.config.base import (
     NonNegFloat,
+    assumed,
     NonNegInt,
     PositiveFloat,
     PositiveInt,
@@ -38,7 +42,10 @@ RULES = (
 )
 OUTCOMES = ("counselling", "suspension", "reprimand", "resignation", "termination", "no_action")
 SANCTION_STEPS = ("censure", "suspension", "removal")
-TRIGGERS = ("non_reporting", "agency_misuse", "audit_finding")
+# what DOJ refers to the CAC; persistent = a second consecutive year without a form
+ITEM_KINDS = ("non_reporting", "persistent_non_reporting", "agency_misuse", "audit_finding")
+TRIGGERS = ITEM_KINDS  # former name
+FITTED = "fitted by clets calibrate to the 2010-2014 and 2017 record"
 
 
 class Rules(Strict):
@@ -105,121 +112,182 @@ class Investigation(Strict):
     review_order: Literal["fifo", "score"] = Field(
         "fifo", description="oldest alerts first, or the highest-scoring (most rules fired) first"
     )
-    open_complaint: Probability = Field(
-        0.9, description="a reviewed complaint opens a case (>=586 of 641 were investigated, 2010-14)"
-    )
-    open_if_misuse: Probability = Field(0.85, description="a reviewed alert on misuse opens a case")
-    open_if_lawful: Probability = Field(0.02, description="a reviewed alert on a lawful query opens one")
-    mean_days: PositiveFloat = 60.0
-    confirm_if_misuse: Probability = 0.9
-    confirm_if_lawful: Probability = 0.03
-    expand_to_other_queries: Probability = Field(
-        0.5, description="the case reviews the operator's other queries and counts their misuse"
-    )
-    outcome_shares: dict[str, NonNegFloat] = Field(
+    open_complaint: Probability = assumed(
+        0.9, "a reviewed complaint opens a case", ">=586 of 641 complaints investigated (EFF 2015)",
+        0.85, 0.95)
+    open_if_misuse: Probability = assumed(0.85, "a reviewed alert on misuse opens a case",
+                                          low=0.5, high=1.0)
+    open_if_lawful: Probability = assumed(0.02, "a reviewed alert on a lawful query opens one",
+                                          low=0.0, high=0.1)
+    mean_days: PositiveFloat = assumed(60.0, "mean length of an investigation, days", low=20, high=180)
+    confirm_if_misuse: Probability = assumed(0.75, "a case on true misuse confirms it", FITTED, 0.5, 1.0)
+    confirm_if_lawful: Probability = assumed(0.03, "a case on a lawful query 'confirms' misuse",
+                                             low=0.0, high=0.1)
+    expand_to_other_queries: Probability = assumed(
+        0.5, "the case reviews the operator's other queries and counts their misuse", low=0.2, high=0.9)
+    outcome_shares: dict[str, NonNegFloat] = assumed(
+        None, "weights of the outcomes of a confirmed minor case", FITTED + " (outcome shares)",
         default_factory=lambda: {"counselling": 17, "suspension": 13, "reprimand": 12,
-                                 "resignation": 7, "termination": 7, "no_action": 44}
-    )
-    suspension_days: PositiveInt = 20
+                                 "resignation": 7, "termination": 7, "no_action": 44})
+    severe_archetypes: list[str] = Field(
+        default_factory=lambda: ["lone_snooper", "serious_case", "data_for_hire"],
+        description="archetypes treated as severe: dismissal and prosecution more likely")
+    severe_dismissal_odds: PositiveFloat = assumed(
+        5.0, "severe cases: odds multiplier on resignation and termination", low=2.0, high=20.0)
+    criminal_referral: Probability = assumed(
+        0.04, "minor confirmed cases referred for prosecution", ">20 charges in 389 cases (EFF 2015)",
+        0.01, 0.1)
+    severe_criminal_referral: Probability = assumed(
+        0.4, "severe confirmed cases referred for prosecution", low=0.2, high=0.9)
+    suspension_days: PositiveInt = assumed(20, "days an operator suspended by the agency is away",
+                                           low=5, high=60)
     dhs_investigates: bool = Field(
         False, description="DHS components open cases (none reported an investigation in 2018, seed 004)"
     )
-    criminal_referral: Probability = Field(0.05, description="confirmed cases referred for prosecution")
 
     @field_validator("outcome_shares")
     @classmethod
     def _outcomes(cls, v):
         return check_names(v, OUTCOMES, "outcome", weights=True)
 
+    @field_validator("severe_archetypes")
+    @classmethod
+    def _severe(cls, v):
+        return check_names(v, ARCHETYPES, "archetype")
+
 
 class Reporting(Strict):
-    """Form HDC 0010: due Feb 1 for the preceding calendar year, one form per agency."""
+    """Form HDC 0010: due Feb 1 for the preceding calendar year, one form per reporting unit.
 
-    propensity_mean: Probability = Field(0.58, description="chance an agency reports unprompted")
-    propensity_concentration: PositiveFloat = Field(
-        6.0, description="Beta(a, b) with a + b = this: lower = agencies differ more"
-    )
-    underreport_share: Probability = Field(0.1, description="reporting agencies that leave cases out")
-    underreport_fraction: Probability = Field(0.5, description="share of cases they leave out")
+    Each unit's propensity to file, on the logit scale, is its own diligence (normal around
+    `base_propensity`) + `habit` if it filed last year + the salience of DOJ's contacts
+    (bulletin, reminder, calls, audit), its public listing and any CAC censure; salience
+    halves every `salience_half_life_days`. A unit decides when the season opens and again
+    at each contact; the 2018 figure is a prediction of this mechanism, not an input.
+    """
+
+    base_propensity: Probability = assumed(
+        0.5, "median unit's chance to file unprompted with no history", FITTED + " (58% in 2017)",
+        0.2, 0.8)
+    heterogeneity_sd: NonNegFloat = assumed(1.5, "sd of units' diligence, logit scale", low=0.5, high=3.0)
+    habit: NonNegFloat = assumed(1.0, "logit boost when the unit filed last year (routine)",
+                                 low=0.0, high=2.5)
+    federal_shift: float = assumed(
+        -1.0, "logit shift for federal users (state policy enforced on them by contract only)",
+        low=-3.0, high=0.0)
+    effects: dict[str, float] = assumed(
+        None, "logit salience added by each event on the unit (decays)",
+        "assumption; survey-methodology reminder effects and the 2018 outreach (EFF 2019)",
+        default_factory=lambda: {"bulletin": 1.5, "reminder": 1.0, "call": 1.5, "audit": 1.0,
+                                 "listing": 2.0, "censure": 3.0})
+    salience_half_life_days: PositiveFloat = assumed(120.0, "half-life of an event's salience",
+                                                     low=30.0, high=365.0)
+    underreport_share: Probability = assumed(0.1, "reporting units that leave cases out", low=0.0, high=0.3)
+    underreport_fraction: Probability = assumed(0.5, "share of cases they leave out", low=0.2, high=0.8)
     eff_fields: bool = Field(False, description="form asks for individuals and tallies by category")
+    refusing: list[str] = Field(
+        default_factory=list, description="agency names that never file (e.g. ICE Orange County, 2019)")
     census_days_after_deadline: PositiveInt = Field(
-        120, description="reports received by then count for the compliance figure"
+        120, description="forms received by then count for the compliance figure"
     )
+
+    @field_validator("effects")
+    @classmethod
+    def _effects(cls, v):
+        return check_names(v, REPORTING_EVENTS, "reporting event")
+
+
+REPORTING_EVENTS = ("bulletin", "reminder", "call", "audit", "listing", "censure")
 
 
 class FollowUp(Strict):
-    regime: Literal["passive", "proactive"] = "passive"
+    regime: Literal["passive", "proactive"] = Field(
+        "passive", description="passive: DOJ waits for forms; proactive: a reminder and outreach calls")
     reminder_days_before: NonNegInt = 30
-    reminder_conversion: Probability = 0.5
     calls_after_deadline: NonNegInt = 4
     call_interval_days: PositiveInt = 14
-    call_conversion: Probability = 0.45
+    bulletin_date: date | None = Field(
+        None, description="DOJ's bulletin to every agency (18-07-CJIS: 2018-04-17); null = none")
+    public_listing: bool = Field(
+        False, description="non-reporters posted publicly (from the April 2018 bulletin on)")
+    refer_to_cac: bool = Field(
+        False, description="non-reporters referred to the CAC after the outreach period (from 2018)")
+    # with a bulletin_date, listing and referral start on that date ("effective immediately")
 
 
 class TargetedAudit(Strict):
     agencies: Literal["dhs", "all"] = "dhs"
     day_of_year: Annotated[int, Field(ge=1, le=365)] = 60
     years: list[int] | None = Field(default=None, description="calendar years; null = every year")
-    find_probability: dict[str, Probability] = Field(
-        default_factory=lambda: {"agency_purpose": 0.9},
-        description="overrides for what this audit looks for (others as in the cyclical audit)",
-    )
+    sample_per_operator: PositiveInt | None = Field(
+        None, description="transactions sampled per operator (null: as the cyclical audit)")
+    cover_story_by_category: dict[str, Probability] = Field(
+        default_factory=lambda: {"immigration_enforcement": 0.1},
+        description="overrides: a targeted audit asks about purpose, so cover stories fail more")
 
-    @field_validator("find_probability")
+    @field_validator("cover_story_by_category")
     @classmethod
-    def _known_archetypes(cls, v: dict) -> dict:
-        return check_names(v, ARCHETYPES, "archetype")
+    def _cats(cls, v):
+        return check_names(v, CATEGORY_NAMES, "misuse category")
 
 
 class Audits(Strict):
+    """DOJ's audit: samples each operator's logged transactions, asks for justifications,
+    and checks the registry (training, test, statements, background checks)."""
+
     cyclical: bool = True
-    cycle_years: PositiveInt = 3
-    find_probability: dict[str, Probability] = Field(
-        default_factory=lambda: {"agency_purpose": 0.05, "mass_rule": 0.8, "misunderstood_rule": 0.5,
-                                 "credential_sharing": 0.3, "occasional": 0.005, "lone_snooper": 0.2,
-                                 "serious_case": 0.1, "curiosity_burst": 0.1, "data_for_hire": 0.2},
-        description="chance a cyclical audit finds an incident of the agency active in the past "
-        "year (it checks procedure; purpose misuse needs a targeted audit)",
-    )
+    cycle_years: PositiveInt = assumed(3, "every agency audited once per cycle",
+                                       "DOJ audit programme: at least once per 3 years", 1, 5)
+    retention_days: PositiveInt = assumed(1095, "audit looks back over the log retention period",
+                                          "transaction logs kept 3 years (agency agenda report)",
+                                          365, 1095)
+    sample_per_operator: PositiveInt = assumed(20, "transactions sampled per operator", low=5, high=100)
+    cover_story_probability: Probability = assumed(
+        0.4, "a sampled misuse row passes justification (the operator covers it)", low=0.1, high=0.7)
+    cover_story_by_category: dict[str, Probability] = assumed(
+        None, "per-category overrides of the cover-story probability",
+        "assumption: routine audits check procedure, not purpose",
+        default_factory=lambda: {"immigration_enforcement": 0.95, "screen_viewing_by_nonusers": 1.0})
+    lawful_unjustified: Probability = assumed(
+        0.001, "a sampled lawful row cannot be justified (paperwork gap)", low=0.0, high=0.01)
+    finding_share: Probability = assumed(
+        0.3, "agency-level finding when this share of operators is out of compliance", low=0.1, high=0.5)
+    auditor_days_per_year: NonNegFloat = assumed(
+        1000.0, "DOJ's audit budget, auditor-days a year (audits over it wait a year)", low=300, high=3000)
+    days_base: NonNegFloat = assumed(1.0, "auditor-days per audit, plus ...", low=0.5, high=3.0)
+    days_per_100_operators: NonNegFloat = assumed(1.0, "... this many per 100 operators", low=0.3, high=3.0)
     targeted: list[TargetedAudit] = Field(default_factory=list)
 
-    @field_validator("find_probability")
+    @field_validator("cover_story_by_category")
     @classmethod
-    def _known_archetypes(cls, v: dict) -> dict:
-        return check_names(v, ARCHETYPES, "archetype")
-
-
-class SanctionRule(Strict):
-    trigger: str
-    count: PositiveInt = Field(1, description="how many times the trigger must have occurred")
-    step: str
-
-    @field_validator("trigger")
-    @classmethod
-    def _trigger(cls, v):
-        check_names([v], TRIGGERS, "trigger")
-        return v
-
-    @field_validator("step")
-    @classmethod
-    def _step(cls, v):
-        check_names([v], SANCTION_STEPS, "sanction step (the ladder is censure -> suspension -> removal)")
-        return v
+    def _cats(cls, v):
+        return check_names(v, CATEGORY_NAMES, "misuse category")
 
 
 class Cac(Strict):
-    meeting_days_of_year: list[Annotated[int, Field(ge=1, le=365)]] = Field(
-        default_factory=lambda: [45, 135, 227, 318], description="default quarterly"
-    )
-    enforce: bool = Field(True, description="apply the sanctions ladder")
-    rules: list[SanctionRule] = Field(default_factory=lambda: [
-        SanctionRule(trigger="non_reporting", count=1, step="censure"),
-        SanctionRule(trigger="non_reporting", count=2, step="suspension"),
-        SanctionRule(trigger="non_reporting", count=3, step="removal"),
-        SanctionRule(trigger="agency_misuse", count=1, step="suspension"),
-        SanctionRule(trigger="audit_finding", count=1, step="censure"),
-    ])
-    suspension_days: PositiveInt = 90
+    """The CLETS Advisory Committee takes up referred items "for consideration and action".
+
+    Each item is discussed at least `deliberation_meetings` times; an item whose agency files
+    meanwhile is closed. Then the CAC acts with `act_probability[kind]`. The first action on an
+    agency is `first_step[kind]`; each action on a later item of the same agency climbs one step
+    (censure -> suspension -> removal)."""
+
+    meeting_days_of_year: list[Annotated[int, Field(ge=1, le=365)]] = assumed(
+        None, "meeting days (default quarterly)", "CAC minutes: 2-4 meetings a year",
+        default_factory=lambda: [45, 135, 227, 318])
+    enforce: bool = Field(True, description="false: items are recorded and discussed, never acted on")
+    deliberation_meetings: PositiveInt = assumed(
+        2, "meetings an item is discussed before the CAC can act",
+        "assumption; by mid-2019 no sanction had been imposed (seed 004)", 1, 4)
+    act_probability: dict[str, Probability] = assumed(
+        None, "chance the CAC acts on a deliberated item, by kind",
+        "assumption; no sanction had been imposed by mid-2019 (seed 004)", 0.0, 1.0,
+        default_factory=lambda: {"non_reporting": 0.05, "persistent_non_reporting": 0.3,
+                                 "agency_misuse": 0.3, "audit_finding": 0.0})
+    first_step: dict[str, str] = Field(
+        default_factory=dict, description="first action by item kind (default censure)")
+    suspension_days: PositiveInt = assumed(90, "days a suspended agency is without service",
+                                           low=30, high=365)
 
     @field_validator("meeting_days_of_year")
     @classmethod
@@ -227,6 +295,51 @@ class Cac(Strict):
         if not v:
             raise ValueError("the CAC must meet at least once a year")
         return sorted(v)
+
+    @field_validator("act_probability")
+    @classmethod
+    def _kinds(cls, v):
+        return check_names(v, ITEM_KINDS, "CAC item kind")
+
+    @field_validator("first_step")
+    @classmethod
+    def _steps(cls, v):
+        check_names(v, ITEM_KINDS, "CAC item kind")
+        check_names(set(v.values()), SANCTION_STEPS, "sanction step (censure, suspension, removal)")
+        return v
+
+
+class Behaviour(Strict):
+    """How operators respond to oversight: a misusing operator's hazard is multiplied by
+    specific deterrence (after their own confirmed case), general deterrence (a colleague's
+    case or a sanction in the agency; a publicised case anywhere) and agency retraining."""
+
+    deterrence: bool = Field(True, description="false: oversight never changes misuse (earlier model)")
+    specific_factor: Probability = assumed(
+        0.05, "hazard multiplier after the operator's own confirmed case",
+        "JAMA Netw Open 2020: ~2% of warned vs ~40% of unwarned repeated", 0.02, 0.3)
+    specific_days: PositiveInt = assumed(365, "how long specific deterrence lasts, days",
+                                         "JAMA Netw Open 2020 (repeats 'within months')", 90, 1095)
+    agency_case_effect: NonNegFloat = assumed(
+        0.3, "log-hazard drop for an agency's operators after a confirmed case there",
+        "Bloomquist 2005; Korobow, Johnson & Axtell 2007 (peer-spread audit risk)", 0.0, 1.0)
+    sanction_effect: NonNegFloat = assumed(0.7, "log-hazard drop after a CAC sanction of the agency",
+                                           low=0.0, high=2.0)
+    agency_half_life_days: PositiveFloat = assumed(180.0, "half-life of an agency's perceived risk",
+                                                   low=60.0, high=730.0)
+    statewide_effect: NonNegFloat = assumed(
+        0.03, "log-hazard drop everywhere after a publicised case (prosecution, dismissal, sanction)",
+        low=0.0, high=0.1)
+    statewide_half_life_days: PositiveFloat = assumed(90.0, "half-life of statewide perceived risk",
+                                                      low=30.0, high=365.0)
+    retraining_probability: Probability = assumed(
+        0.5, "an agency retrains its operators after a confirmed case or audit finding",
+        "assumption; Chula Vista retrained after its CCW rule misunderstanding (seed 004)", 0.2, 0.9)
+    retraining_delay_days: PositiveInt = assumed(30, "days from the finding to the retraining",
+                                                 low=7, high=120)
+    retraining_factor: Probability = assumed(
+        0.6, "hazard multiplier of the agency's operators after retraining", low=0.3, high=0.9)
+    retraining_days: PositiveInt = assumed(730, "how long retraining lasts, days", low=180, high=1460)
 
 
 class Oversight(Strict):
@@ -240,6 +353,16 @@ class Oversight(Strict):
     follow_up: FollowUp = FollowUp()
     audits: Audits = Audits()
     cac: Cac = Cac()
-    automated_rows: bool = Field(
-        False, description="generate automated checks too (they have no operator: detection skips them)"
+    behaviour: Behaviour = Behaviour()
+    automated_rows: Literal["none", "count", "rows"] = Field(
+        "count", description="automated checks (CAD/LPR/MDT, no operator: never misuse, no rule reads "
+        "them): 'count' draws only each day's number, for the volume figures (~10 ms a statewide day), "
+        "with the same operator and misuse rows as 'rows'; 'rows' generates them into the journal "
+        "(~2.7 million a statewide day, ~0.5 s); 'none' skips them and their draws (other operator "
+        "rows, automated volume 0). true/false are read as rows/none"
     )
+
+    @field_validator("automated_rows", mode="before")
+    @classmethod
+    def _automated_mode(cls, v):
+        return {True: "rows", False: "none"}.get(v, v) if isinstance(v, bool) else v

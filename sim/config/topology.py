@@ -39,6 +39,7 @@ class Agencies(Strict):
             "FBI",
             "DHS ICE Enforcement and Removal Operations",
             "DHS ICE Homeland Security Investigations",
+            "DHS ICE Orange County",  # the ICE office that filed no misuse report (seed 004)
             "DHS Customs and Border Protection",
             "DHS US Secret Service",
             "DHS Federal Protective Service",

@@ -1,0 +1,173 @@
+"""The oversight loop: the processes of this package wired on one SimPy clock (days).
+
+Day 0 is `warmup_days` before `journal.start_date`; the loop runs the reported years and
+then a paperwork-only tail (the last forms, census and CAC meetings). Each day the journal
+generator logs the day (its misuse thinned by `Behaviour`), detection raises alerts from
+the journal alone, and the ledger records what really happened. The processes:
+
+=============  ===========================================  ===============
+module         process                                      random stream
+=============  ===========================================  ===============
+complaints     victims complain about lookups               complaints
+cases          monthly reviews; investigations              review, investigation
+reporting      HDC 0010 forms, DOJ follow-up, census        reporting, follow_up
+audits         DOJ audits of logs and registry              audit
+cac            the CAC deliberates and sanctions            cac
+behaviour      deterrence and retraining                    deterrence
+=============  ===========================================  ===============
+
+Each stream is spawned from the run's root seed by name, so changing one policy never
+reshuffles another process's draws (common random numbers).
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+import simpy
+
+from sim.config import Scenario
+from sim.detection import Detector, HumanRows, Registry, empty_alerts
+from sim.journal import JournalGenerator
+from sim.oversight.audits import Audits
+from sim.oversight.behaviour import Behaviour
+from sim.oversight.cac import Cac
+from sim.oversight.cases import Cases
+from sim.oversight.clock import Clock
+from sim.oversight.complaints import Complaints
+from sim.oversight.ledger import Ledger
+from sim.oversight.reporting import Reporting
+from sim.oversight.results import OversightResult, build_result
+from sim.rng import Streams
+from sim.world import day_number
+
+STREAMS = ("complaints", "review", "investigation", "reporting", "follow_up", "audit", "cac",
+           "deterrence")
+
+
+class OversightModel:
+    def __init__(self, scenario: Scenario, streams: Streams, graph=None):
+        self.scenario = scenario
+        self.cfg = cfg = scenario.oversight
+        self.streams = streams
+        self.rngs = {name: streams.fresh(f"oversight.{name}") for name in STREAMS}
+        self.start = start = scenario.journal.start_date  # the first reported year starts here
+        sim_start = start - timedelta(days=cfg.warmup_days)
+        end = date(start.year + cfg.years, 1, 1)
+        fu = cfg.follow_up
+        outreach = fu.calls_after_deadline * fu.call_interval_days if fu.regime == "proactive" else 0
+        # run past the last year's deadline, census, outreach and two CAC meetings after it
+        tail = 31 + max(cfg.reporting.census_days_after_deadline, outreach) + 200
+        self.clock = Clock(day_number(sim_start))
+        self.first_day = self.clock.first_day
+        self.journal_days = (end - sim_start).days  # after the last reported year: paperwork only
+        self.n_days = self.journal_days + tail
+        self.gen = JournalGenerator(scenario, streams, graph=graph, days=self.journal_days,
+                                    automated=cfg.automated_rows, start=sim_start)
+        self.world = w = self.gen.world
+        self.lawful = self.gen.lawful
+        self.registry = Registry.from_world(w, cfg.detection.rules.known_relation_share,
+                                            streams.fresh("registry"))
+        self.detector = Detector(cfg.detection, self.registry, streams.fresh("detection"))
+        self.env = simpy.Environment()
+        self.n_ag = len(w.agencies)
+        self.removed = np.zeros(self.n_ag, dtype=bool)
+        self.dismissed = np.zeros(len(w.operators), dtype=bool)  # terminated or resigned: never back
+        self.ledger = Ledger(len(w.operators), self.journal_days)
+        self.behaviour = Behaviour(self)
+        self.complaints = Complaints(self)
+        self.cases = Cases(self)
+        self.reporting = Reporting(self)
+        self.audits = Audits(self)
+        self.cac = Cac(self)
+        self.gen.misuse_filter = self.behaviour.keep
+        self._alert_parts: list[pd.DataFrame] = []
+        self._next_alert_id = 0
+        self.volume_by_year: dict[int, dict[str, int]] = {}
+        self.potential_by_year: dict[int, int] = {}
+
+    # former attribute names (tests, benchmarks)
+    @property
+    def level(self) -> np.ndarray:
+        return self.cac.level
+
+    def k_of(self, d: date) -> int:
+        return self.clock.k_of(d)
+
+    def date_of(self, k: int) -> date:
+        return self.clock.date_of(k)
+
+    # ------------------------------------------------------------------ run
+    def run(self, progress=None) -> OversightResult:
+        t0 = time.perf_counter()
+        env = self.env
+        env.process(self._days(progress))
+        env.process(self.cases.reviews())
+        env.process(self.cases.internal_affairs(self.gen.misuse.incidents))
+        env.process(self.reporting.bulletin())
+        env.process(self.reporting.seasons())
+        env.process(self.cac.process())
+        env.process(self.audits.process())
+        env.run(until=self.n_days)
+        for k, n in self.behaviour.potential_by_k.items():
+            y = self.clock.date_of(k).year
+            self.potential_by_year[y] = self.potential_by_year.get(y, 0) + n
+        result = build_result(self)
+        result.summary["wall_s"] = round(time.perf_counter() - t0, 2)
+        return result
+
+    def _days(self, progress):
+        env = self.env
+        for k in range(self.n_days):
+            if k < self.journal_days:
+                self._journal_day(k)
+            self._enqueue(self.complaints.arriving(k))
+            if progress is not None:
+                progress(1)
+            yield env.timeout(1)
+
+    def _journal_day(self, k: int) -> None:
+        day = self.clock.abs(k)
+        chunk = self.gen.day(day, k)
+        rows = HumanRows.from_journal(chunk.journal)
+        vol = self.volume_by_year.setdefault(self.clock.date_of(k).year, {"operator": 0, "automated": 0})
+        vol["operator"] += len(rows.query_id)
+        vol["automated"] += (chunk.journal.num_rows - len(rows.query_id)
+                             + int(getattr(chunk, "automated_count", 0) or 0))
+        self.ledger.log_day(k, day, rows.operator)
+        misuse = None
+        if chunk.truth.num_rows:
+            op = rows.operator[np.searchsorted(rows.query_id, chunk.truth.column("query_id").to_numpy())]
+            misuse = self.ledger.log_misuse(k, day, chunk, op)
+        self.complaints.on_day(k, rows, misuse, chunk.misuse_index)
+        alerts = self.detector.run_rows(rows, day)
+        if self.clock.date_of(k + 1).day == 1:
+            alerts = pd.concat([alerts, self.detector.end_month(day)], ignore_index=True)
+        self._enqueue(alerts)
+
+    def _enqueue(self, alerts: pd.DataFrame) -> None:
+        if alerts.empty:
+            return
+        n = len(alerts)
+        ids = np.arange(self._next_alert_id, self._next_alert_id + n, dtype=np.int64)
+        self._next_alert_id += n
+        alerts = alerts.assign(alert_id=ids)
+        self._alert_parts.append(alerts)
+        self.cases.enqueue(alerts, ids)
+
+    def alert_table(self) -> pd.DataFrame:
+        """Every alert so far, indexed by alert id."""
+        if not self._alert_parts:
+            return empty_alerts().assign(alert_id=pd.Series(dtype=np.int64))
+        if len(self._alert_parts) > 1:
+            self._alert_parts = [pd.concat(self._alert_parts, ignore_index=True)]
+        return self._alert_parts[0]
+
+
+def simulate_oversight(scenario: Scenario, seed: int | None = None, progress=None) -> OversightResult:
+    """Run the oversight loop of a scenario (its `oversight.years` from `journal.start_date`)."""
+    streams = Streams(seed if seed is not None else scenario.seed)
+    return OversightModel(scenario, streams).run(progress)

@@ -1,0 +1,149 @@
+"""What an oversight run hands back: dated event tables and a per-year summary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from sim.catalogue import ARCHETYPES, CATEGORY_NAMES
+from sim.config import Scenario
+from sim.config.oversight import SANCTION_STEPS
+from sim.detection import ALERT_KINDS
+
+
+@dataclass
+class OversightResult:
+    scenario: Scenario
+    seed: int
+    first_day: int
+    days: int
+    alerts: pd.DataFrame
+    complaints: pd.DataFrame
+    investigations: pd.DataFrame
+    discipline: pd.DataFrame
+    reports: pd.DataFrame
+    follow_ups: pd.DataFrame
+    compliance: pd.DataFrame
+    public_list: pd.DataFrame
+    audits: pd.DataFrame
+    cac_meetings: pd.DataFrame
+    sanctions: pd.DataFrame
+    truth: pd.DataFrame
+    misuse_journal: pd.DataFrame  # the journal rows of the misuse queries (for case books)
+    incidents: pd.DataFrame
+    agencies: pd.DataFrame
+    yearly: pd.DataFrame
+    cac_items: pd.DataFrame = field(default_factory=pd.DataFrame)
+    filing_decisions: pd.DataFrame = field(default_factory=pd.DataFrame)
+    behaviour_events: pd.DataFrame = field(default_factory=pd.DataFrame)
+    summary: dict = field(default_factory=dict)
+
+
+def build_result(m) -> OversightResult:
+    """Collect the processes' records into tables (agency names joined where useful)."""
+    w = m.world
+    names = w.agencies[["name", "ori", "agency_type", "county", "dhs"]].reset_index(drop=True)
+
+    def with_agency(rows: list[dict], cols=None) -> pd.DataFrame:
+        df = pd.DataFrame(rows, columns=cols)
+        if "agency" in df and len(df):
+            df = df.join(names.rename(columns={"name": "agency_name", "ori": "agency_ori"}), on="agency")
+        return df
+
+    alerts = m.alert_table().copy()
+    alerts["status"] = "pending"
+    if m.cases.reviewed:
+        alerts.loc[np.array([r[0] for r in m.cases.reviewed]), "status"] = "reviewed"
+    if m.cases.dropped:
+        alerts.loc[np.concatenate(m.cases.dropped), "status"] = "dropped"
+    led = m.ledger
+    truth = (pd.concat(led.truth_parts, ignore_index=True) if led.truth_parts else
+             pd.DataFrame(columns=["query_id", "category", "archetype", "incident_id", "day"]))
+    truth["category"] = pd.Categorical.from_codes(truth["category"].astype(int), CATEGORY_NAMES)
+    truth["archetype"] = pd.Categorical.from_codes(truth["archetype"].astype(int), ARCHETYPES)
+    level = m.cac.level
+    result = OversightResult(
+        scenario=m.scenario, seed=m.streams.root_seed, first_day=m.clock.first_day,
+        days=m.n_days, alerts=alerts,
+        complaints=pd.DataFrame(m.complaints.rows),
+        investigations=with_agency(m.cases.cases), discipline=with_agency(m.cases.discipline),
+        reports=with_agency(m.reporting.reports), follow_ups=pd.DataFrame(m.reporting.follow_ups),
+        compliance=pd.DataFrame(m.reporting.compliance),
+        public_list=with_agency(m.reporting.public_list, ["report_year", "agency", "listed_day"]),
+        audits=with_agency(m.audits.rows), cac_meetings=pd.DataFrame(m.cac.meetings),
+        sanctions=with_agency(m.cac.sanctions, ["day", "agency", "step", "reason"]),
+        truth=truth, incidents=m.gen.misuse.incidents,
+        misuse_journal=(pa.concat_tables(led.misuse_journal_parts).to_pandas()
+                        if led.misuse_journal_parts else pd.DataFrame()),
+        agencies=names.assign(level=[(["none", *SANCTION_STEPS])[v] for v in level],
+                              removed=m.removed, active_at_end=m.lawful.agency_active.copy(),
+                              reporting_unit=m.reporting.unit_of),
+        yearly=pd.DataFrame(),
+        cac_items=with_agency(m.cac.items, ["item_id", "agency", "kind", "referred_day", "report_year",
+                                            "detail", "discussed", "status", "closed_day", "action"]),
+        filing_decisions=pd.DataFrame(m.reporting.decisions),
+        behaviour_events=pd.DataFrame(m.behaviour.events, columns=["day", "agency", "operator", "kind"]),
+    )
+    result.yearly = yearly_summary(result, m.volume_by_year, m.potential_by_year, m.audits.spent)
+    return result
+
+
+def _year_of(day_abs) -> np.ndarray:
+    return pd.to_datetime(np.asarray(day_abs, dtype="int64"), unit="D").year.to_numpy()
+
+
+def _in_year(df: pd.DataFrame, col: str, y: int) -> pd.DataFrame:
+    if not len(df):
+        return df
+    d = df[df[col].notna()]
+    return d[_year_of(d[col]) == y]
+
+
+def yearly_summary(r: OversightResult, volume: dict, potential: dict, auditor_days: dict) -> pd.DataFrame:
+    """Per reported calendar year: truth, alerts, cases, audits, forms, compliance, CAC actions."""
+    start = r.scenario.journal.start_date.year
+    rows = []
+    for y in range(start, start + r.scenario.oversight.years):
+        t = _in_year(r.truth, "day", y)
+        a = _in_year(r.alerts, "day", y)
+        closed = _in_year(r.investigations, "closed_day", y)
+        disc = _in_year(r.discipline, "day", y)
+        au = _in_year(r.audits, "day", y)
+        rep = r.reports[r.reports["report_year"] == y] if len(r.reports) else r.reports
+        comp = r.compliance[r.compliance["report_year"] == y] if len(r.compliance) else r.compliance
+        s = _in_year(r.sanctions, "day", y)
+        vol = volume.get(y, {})
+        row = dict(
+            year=y,
+            operator_queries=vol.get("operator", 0),
+            automated_checks=vol.get("automated", 0),
+            potential_misuse_rows=potential.get(y, 0),
+            true_misuse_rows=len(t),
+            true_misuse_incidents=int(t["incident_id"].nunique()) if len(t) else 0,
+            alerts=len(a),
+            alerts_reviewed=int((a["status"] == "reviewed").sum()) if len(a) else 0,
+            alerts_dropped=int((a["status"] == "dropped").sum()) if len(a) else 0,
+            complaints=int((closed["source"] == "complaint").sum()) if len(closed) else 0,
+            investigations_closed=len(closed),
+            investigations_confirmed=int(closed["confirmed"].sum()) if len(closed) else 0,
+            dismissed=int(disc["outcome"].isin(["resignation", "termination"]).sum()) if len(disc) else 0,
+            criminal_referrals=int(disc["referral"].notna().sum()) if len(disc) else 0,
+            audits=len(au),
+            auditor_days=round(float(auditor_days.get(y, 0.0)), 2),
+            audit_unjustified=int(au["unjustified"].sum()) if len(au) else 0,
+            reports_received=len(rep),
+            reported_investigations=int(rep["investigations"].sum()) if len(rep) else 0,
+            reported_complaints=int(rep["complaints"].sum()) if len(rep) else 0,
+            reported_misuse_found=int(rep["misuse_found"].sum()) if len(rep) else 0,
+            reported_dismissed=int(rep[["action_resignation", "action_termination"]].sum().sum())
+            if len(rep) else 0,
+            reported_share=float(comp["reported_share"].iloc[0]) if len(comp) else float("nan"),
+            sanctions=int(s["step"].isin(SANCTION_STEPS).sum()) if len(s) else 0,
+        )
+        for kind in ALERT_KINDS:
+            row[f"alerts_{kind}"] = int((a["kind"] == kind).sum()) if len(a) else 0
+        rows.append(row)
+    return pd.DataFrame(rows)
