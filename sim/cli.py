@@ -561,12 +561,18 @@ def _plot_sweep(summary, path: Path) -> None:
 def calibrate(
     replications: int = typer.Option(3, help="replications per scenario (seed r = seed*1000 + r)"),
     workers: int = typer.Option(1, help="parallel processes (results do not depend on it)"),
+    fit: bool = typer.Option(False, "--fit", help="first fit the free parameters to the fitted figures"),
     scenarios_dir: Path = typer.Option(Path("scenarios"), "--scenarios", help="where the scenarios are"),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="results directory to create"),
 ) -> None:
-    """Run the calibration scenarios and compare with the public figures: target, model mean,
-    95% CI, pass/fail."""
-    from sim.calibration import TARGETS
+    """Fitted figures (2010-2014 record, 58% in 2017) and held-out predictions (98% in 2018,
+    2016 and 2019-2023 investigations, 2017 dismissals): record, model mean, 95% CI.
+    With --fit, the free parameters are first fitted (scipy least squares) and written to
+    fitted_parameters.yaml; held-out figures are never used in fitting."""
+    import pandas as pd
+    import yaml
+
+    from sim.calibration import FITTED, HELD_OUT
     from sim.calibration import calibrate as run_calibration
     from sim.outputs import new_run_id, run_directory, write_manifest
 
@@ -574,29 +580,39 @@ def calibrate(
         raise ScenarioError(f"--replications: must be >= 1 (got {replications})")
     if workers < 1:
         raise ScenarioError(f"--workers: must be >= 1 (got {workers})")
-    for name in sorted({t.scenario for t in TARGETS}):
+    for name in sorted({f.scenario for f in FITTED + HELD_OUT}):
         load_scenario(scenarios_dir / f"{name}.yaml")  # missing or bad files stop here
     target = out_dir or Path("results") / "calibration" / new_run_id(0)
-    n_runs = replications * len({t.scenario for t in TARGETS})
     with run_directory(target) as tmp:
-        with LazyBar(f"calibration ({n_runs} statewide runs)", total=n_runs) as bar:
+        with LazyBar("calibration runs" + (" (fitting first)" if fit else ""), total=None) as bar:
             bar.update(completed=0)
-            table, runs = run_calibration(scenarios_dir, replications, workers,
-                                          on_run=lambda: bar.update(advance=1))
+            res = run_calibration(scenarios_dir, replications, workers, do_fit=fit,
+                                  on_run=lambda: bar.update(advance=1))
+        table = res["table"]
         table.to_csv(tmp / "calibration.csv", index=False)
-        runs.to_csv(tmp / "calibration_runs.csv", index=False)
-        write_manifest(tmp, kind="calibration", replications=replications,
-                       targets=table.to_dict(orient="records"))
-    t = Table(title=f"calibration against the public record ({replications} replications)")
-    for col in ("scenario", "measure", "target", "model mean", "95% CI", "result"):
-        t.add_column(col, justify="right" if col in ("model mean", "95% CI") else "left")
-    for _, r in table.iterrows():
-        share = r["measure"].endswith("share")
-        fmt = (lambda v: f"{v:.1%}") if share else (lambda v: f"{v:,.1f}")
-        t.add_row(r["scenario"], r["measure"], r["target"], fmt(r["mean"]),
-                  f"{fmt(r['ci_low'])} - {fmt(r['ci_high'])}",
-                  "[green]pass[/]" if r["passed"] else "[red]FAIL[/]")
-    out.print(t)
+        res["runs"].to_csv(tmp / "calibration_runs.csv", index=False)
+        params = {k: v for k, v in res["params"].items()}
+        (tmp / "fitted_parameters.yaml").write_text(
+            "# Free parameters " + ("fitted by clets calibrate --fit" if fit else "used (defaults)")
+            + "; dotted scenario keys.\n" + yaml.safe_dump(params, sort_keys=True))
+        if res["fit"] is not None:
+            pd.DataFrame(res["fit"].history).to_csv(tmp / "fit_history.csv", index=False)
+        write_manifest(tmp, kind="calibration", replications=replications, fitted=fit,
+                       parameters=params, targets=table.to_dict(orient="records"))
+    for role, title in (("fitted", "fitted figures (used to fit the free parameters)"),
+                        ("held-out", "held-out figures (never used in fitting): predictions")):
+        t = Table(title=f"{title}, {replications} replications")
+        for col in ("figure", "record", "model mean", "95% CI", "record inside?"):
+            t.add_column(col, justify="left" if col == "figure" else "right")
+        for _, r in table[table["role"] == role].iterrows():
+            share = r["measure"].endswith("share") or r["measure"].startswith("share_")
+            fmt = (lambda v: f"{v:.1%}") if share else (lambda v: f"{v:,.1f}")
+            t.add_row(r["figure"], fmt(r["record"]), fmt(r["mean"]),
+                      f"{fmt(r['ci_low'])} - {fmt(r['ci_high'])}",
+                      "[green]yes[/]" if r["inside"] else "[red]no: miss[/]")
+        out.print(t)
+    out.print("parameters: " + ", ".join(f"{k.split('.')[-1]}={v:.3g}" if isinstance(v, float)
+                                        else f"{k.split('.')[-1]}={v}" for k, v in params.items()))
     _report(target)
     out.print(f"results: [bold]{target}[/]")
 

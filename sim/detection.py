@@ -143,59 +143,80 @@ class Detector:
         reg, op, subj = self.reg, rows.operator, rows.subject
         has_case = rows.has_case
         self._derive()
+        cache = {}
+
+        def who():
+            """The subjects' records, gathered once: one random access per row, not five."""
+            if "rec" not in cache:
+                cache["rec"] = self._subj[subj]
+            return cache["rec"]
 
         def surname_or_address():
-            return (reg.subj_last[subj] == self._op_last[op]) | (reg.subj_address[subj] == self._op_address[op])
+            rec = who()
+            return (rec["last"] == self._op_last[op]) | (rec["address"] == self._op_address[op])
 
         def off_shift():
             hour = (rows.time % 86400) // 3600
-            in_shift = ((hour - reg.shift_start[op]) % 24) < SHIFT_HOURS
+            start = reg.shift_start[op]
+            in_shift = ((hour - start) % 24) < SHIFT_HOURS
             dow = (day + 3) % 7
-            works_today = ((reg.workdays[op] >> dow) & 1).astype(bool)
+            works_today = ((reg.workdays >> dow) & 1).astype(bool)  # per operator
             # a night shift that started yesterday covers today's early hours
-            works_yesterday = ((reg.workdays[op] >> ((dow - 1) % 7)) & 1).astype(bool)
-            early = hour < (reg.shift_start[op] + SHIFT_HOURS - 24)
-            return ~(in_shift & np.where(early, works_yesterday, works_today))
+            works_yesterday = ((reg.workdays >> ((dow - 1) % 7)) & 1).astype(bool)
+            early = hour < (start + SHIFT_HOURS - 24)
+            return ~(in_shift & np.where(early, works_yesterday[op], works_today[op]))
 
         def out_of_county():
             county = reg.op_county[op]
-            return (county >= 0) & (reg.subj_county[subj] != county) & ~has_case
+            return (county >= 0) & (who()["county"] != county) & ~has_case
 
         makers = {
             "surname_or_address": surname_or_address,
-            "known_relation": lambda: self._known(op, subj),
-            "high_profile": lambda: reg.subj_high_profile[subj],
+            "known_relation": lambda: self._known(op, subj, who()["on_file"]),
+            "high_profile": lambda: who()["high_profile"].copy(),
             "achs_without_case": lambda: np.isin(rows.key, ACHS_KEY_IDX) & ~has_case,
             "achs_noncriminal_purpose": lambda: np.isin(rows.key, ACHS_KEY_IDX)
             & np.isin(rows.purpose, NONCRIMINAL_PURPOSES),
             "out_of_county_no_case": out_of_county,
             "off_shift": off_shift,
-            "lapsed_certification": lambda: ~reg.certified_on(day, op),
+            # per operator (in order, so cheap), then per row
+            "lapsed_certification": lambda: ~reg.certified_on(day, np.arange(len(reg.op_agency)))[op],
             "no_case": lambda: ~has_case,
         }
         names = makers if wanted is None else [n for n in makers if n in wanted]
         return {n: makers[n]() for n in names}
 
     def _derive(self) -> None:
-        """Per-operator surname and address, and the subjects with a relation on file (a
-        filter: only rows on those subjects are looked up in the sorted pairs); rebuilt
-        if the registry's arrays are replaced."""
+        """Per-operator surname and address, and one record per subject (surname, address,
+        county, media figure, whether some operator's relation to them is on file: a filter,
+        only rows on those subjects are looked up in the sorted pairs), so a row's subject
+        costs one random memory access. Built once; rebuilt if the registry's arrays are
+        replaced (they are not modified in place)."""
         reg = self.reg
-        src = (reg.op_subject, reg.subj_last, reg.subj_address, reg.known_pairs)
+        src = (reg.op_subject, reg.subj_last, reg.subj_address, reg.subj_county, reg.subj_high_profile,
+               reg.known_pairs)
         if len(src) == len(self._derived_from) and all(a is b for a, b in zip(src, self._derived_from)):
             return
         self._op_last = reg.subj_last[reg.op_subject]
         self._op_address = reg.subj_address[reg.op_subject]
-        self._on_file = np.zeros(len(reg.subj_last), dtype=bool)
-        self._on_file[reg.known_pairs % self.n_subjects] = True
+        subj = np.zeros(len(reg.subj_last), dtype=[
+            ("address", reg.subj_address.dtype), ("last", reg.subj_last.dtype),
+            ("county", reg.subj_county.dtype), ("high_profile", np.bool_), ("on_file", np.bool_)])
+        subj["address"], subj["last"], subj["county"] = reg.subj_address, reg.subj_last, reg.subj_county
+        subj["high_profile"] = reg.subj_high_profile
+        subj["on_file"][reg.known_pairs % self.n_subjects] = True
+        self._subj = subj
         self._derived_from = src
 
-    def _known(self, op: np.ndarray, subj: np.ndarray) -> np.ndarray:
+    def _known(self, op: np.ndarray, subj: np.ndarray, on_file: np.ndarray | None = None) -> np.ndarray:
         pairs = self.reg.known_pairs
         out = np.zeros(len(op), dtype=bool)
         if len(pairs) == 0:
             return out
-        idx = np.flatnonzero(self._on_file[subj])
+        self._derive()
+        if on_file is None:
+            on_file = self._subj["on_file"][subj]
+        idx = np.flatnonzero(on_file)
         keys = op[idx].astype(np.int64) * self.n_subjects + subj[idx]
         pos = np.minimum(np.searchsorted(pairs, keys), len(pairs) - 1)
         out[idx] = pairs[pos] == keys
@@ -217,7 +238,7 @@ class Detector:
                 f["repeated_subject"] = self._repeated(rows, day)
             mask = np.zeros(len(rows.query_id), dtype=np.int64)
             for rule in rules:
-                mask |= np.where(f[rule], RULE_BIT[rule], 0)
+                np.bitwise_or(mask, RULE_BIT[rule], out=mask, where=f[rule])
             hit = mask > 0
             if hit.any():
                 alerts.append(self._alerts(rows, hit, "rule", mask[hit], day))

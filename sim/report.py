@@ -153,19 +153,33 @@ def _oversight_sections(r: RunResults) -> list[Section]:
     out.append(sec)
 
     s = r["sanctions"] if "sanctions" in r else pd.DataFrame()
+    items = r["cac_items"] if "cac_items" in r else pd.DataFrame()
     n_sanctions = int(s["step"].isin(["censure", "suspension", "removal"]).sum()) if len(s) else 0
-    sanc = Section("sanctions", "CAC sanctions timeline",
-                   f"{_key(str(n_sanctions), 'sanctions_total')} sanctions over the run.")
-    if len(s):
-        fig, ax = plt.subplots(figsize=(8, 2.8))
-        steps = ["censure", "suspension", "removal", "service_restored"]
-        for i, step in enumerate(steps):
-            d = s[s["step"] == step]
-            ax.scatter(pd.to_datetime(d["day"], unit="D"), [i] * len(d), s=12, label=step)
-        ax.set_yticks(range(len(steps)))
-        ax.set_yticklabels(steps)
-        sanc.figures.append(_figure(fig, "sanctions", "Each dot is one CAC action on one agency."))
-        sanc.tables.append(_table(s[[c for c in ("day", "agency_name", "step", "reason") if c in s]]))
+    sanc = Section("sanctions", "The CAC: items referred, discussed and acted on",
+                   f"{_key(str(len(items)), 'cac_items_total')} items referred to the CAC, "
+                   f"{_key(str(n_sanctions), 'sanctions_total')} sanctions over the run. The CAC "
+                   "takes items up for consideration and acts on some after deliberation.")
+    if len(items) or len(s):
+        fig, ax = plt.subplots(figsize=(8, 3.2))
+        kinds = sorted(set(items["kind"])) if len(items) else []
+        for i, kind in enumerate(kinds):
+            d = items[items["kind"] == kind]
+            ax.scatter(pd.to_datetime(d["referred_day"], unit="D"), [i] * len(d), s=10, marker="|",
+                       color="grey", label="referred" if i == 0 else None)
+        steps = ["censure", "suspension", "removal"]
+        for j, step in enumerate(steps):
+            d = s[s["step"] == step] if len(s) else s
+            ax.scatter(pd.to_datetime(d["day"], unit="D"), [len(kinds) + j] * len(d), s=14, label=step)
+        ax.set_yticks(range(len(kinds) + len(steps)))
+        ax.set_yticklabels([*kinds, *steps])
+        ax.legend(loc="upper left", fontsize=7, frameon=False)
+        sanc.figures.append(_figure(fig, "cac", "Grey ticks: items referred, by kind; dots: CAC "
+                                               "actions on one agency each."))
+        if len(items):
+            sanc.tables.append(_table(items.groupby(["kind", "action"], dropna=False).size()
+                                      .rename("items").reset_index()))
+        if len(s):
+            sanc.tables.append(_table(s[[c for c in ("day", "agency_name", "step", "reason") if c in s]]))
     out.append(sanc)
     out.append(_casebook(r))
     return out
@@ -336,13 +350,30 @@ def _capacity_sections(r: RunResults) -> list[Section]:
     return [sec]
 
 
+def calibration_sections(cal: pd.DataFrame) -> list[Section]:
+    """Fitted and held-out figures in two tables, each row with its public source."""
+    out = []
+    for role, title, text in (
+        ("fitted", "Calibration: fitted figures",
+         "These public figures were used to fit the free parameters (clets calibrate --fit): "
+         "agreement here is by construction and is not evidence."),
+        ("held-out", "Validation: held-out figures",
+         "Never used in fitting: each is a prediction, with the model's 95% interval over "
+         "replications; a record outside the interval is a miss.")):
+        part = cal[cal["role"] == role]
+        if not len(part):
+            continue
+        inside = int(part["inside"].sum())
+        shown = part.assign(inside=np.where(part["inside"], "yes", "MISS"))[
+            ["figure", "record", "mean", "ci_low", "ci_high", "inside", "source"]]
+        out.append(Section(f"calibration_{role}", title,
+                           f"{text} {_key(str(inside), f'{role}_inside')} of {len(part)} records lie "
+                           "inside the model's interval.", tables=[_table(shown)]))
+    return out
+
+
 def _calibration_sections(r: RunResults) -> list[Section]:
-    cal = r["calibration"]
-    cal = cal.assign(result=np.where(cal["passed"], "pass", "FAIL")).drop(columns=["passed"])
-    passed = int((cal["result"] == "pass").sum())
-    return [Section("calibration", "Calibration against the public record",
-                    f"{_key(str(passed), 'targets_passed')} of {len(cal)} targets pass.",
-                    tables=[_table(cal)])]
+    return calibration_sections(r["calibration"])
 
 
 def write_report(run_dir: Path, calibration: pd.DataFrame | None = None) -> Path:
@@ -364,9 +395,7 @@ def write_report(run_dir: Path, calibration: pd.DataFrame | None = None) -> Path
         sections = []
     sections.insert(0, _scenario_section(r))
     if calibration is not None and len(calibration):
-        cal = calibration.assign(result=np.where(calibration["passed"], "pass", "FAIL"))
-        sections.append(Section("calibration", "Calibration against the public record", "",
-                                tables=[_table(cal.drop(columns=["passed"]))]))
+        sections += calibration_sections(calibration)
     template = resources.files("sim.templates").joinpath("report.html.j2").read_text()
     html = Environment(autoescape=False).from_string(template).render(
         title=f"CLETS testbed — {r.manifest.get('scenario_name', scen.get('name', ''))}",

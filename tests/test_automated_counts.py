@@ -14,6 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
+
 from sim.config import parse_scenario
 from sim.errors import ScenarioError
 from sim.journal import JournalGenerator

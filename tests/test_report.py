@@ -42,10 +42,11 @@ def test_key_numbers_equal_the_parquet_outputs(trainer_run):
     assert k[f"true_misuse_rows_{year}"] == f"{int(y['true_misuse_rows']):,}"
     assert k[f"confirmed_{year}"] == f"{int(y['investigations_confirmed']):,}"
     assert k[f"reported_misuse_found_{year}"] == f"{int(y['reported_misuse_found']):,}"
-    c = r["compliance"].iloc[0]
+    c = r["compliance"].set_index("report_year").loc[year]
     assert k[f"reported_share_{year}"] == f"{c['reported_share']:.1%}"
     s = pd.read_parquet(trainer_run / "sanctions.parquet")
     assert k["sanctions_total"] == str(int(s["step"].isin(["censure", "suspension", "removal"]).sum()))
+    assert k["cac_items_total"] == str(len(pd.read_parquet(trainer_run / "cac_items.parquet")))
     # and the funnel narrows: confirmed cases are among the closed ones, misuse found by
     # investigations is among the true misuse
     assert y["investigations_confirmed"] <= y["investigations_closed"]
@@ -56,7 +57,7 @@ def test_figures_are_embedded_pngs(trainer_run):
     html = (trainer_run / "report.html").read_text()
     figs = re.findall(r'src="data:image/png;base64,([^"]+)"[^>]*data-figure="([^"]+)"', html)
     names = {n for _, n in figs}
-    assert {"funnel", "compliance", "recall_by_category", "recall_vs_budget", "sanctions"} <= names
+    assert {"funnel", "compliance", "recall_by_category", "recall_vs_budget", "cac"} <= names
     for data, _ in figs:
         assert base64.b64decode(data)[:8] == b"\x89PNG\r\n\x1a\n"
 

@@ -5,7 +5,7 @@ transactions over the log retention period (3 years; never before the simulation
 and asks the agency to justify each one. A sampled misuse row fails unless the operator
 covers it (``cover_story_probability``, by category: a routine audit checks procedure, so
 a purpose misuse with a case number usually passes; a targeted audit asks about purpose).
-A lawful row fails now and then (paperwork). The auditors also check the registry:
+A lawful row fails now and then (a paperwork gap: a procedural finding, not a case). The auditors also check the registry:
 training, biennial test, confidentiality statement, background check.
 
 Sampling is exact without keeping the journal: an operator's sample holds a
@@ -126,10 +126,8 @@ class Audits:
             if cases.investigates[a]:
                 cases.open(k, a, int(mis["op"][r]), "audit", True, int(mis["category"][r]),
                            int(mis["archetype"][r]))
-        for i in np.flatnonzero(lawful_failed).tolist():
-            if cases.investigates[a]:
-                cases.open(k, a, int(ops[i]), "audit", False, -1, -1)
         m.reporting.contact_agency(a, "audit", k)
+        m.behaviour.on_audit(k, a)
         if purpose:
             m.cac.refer(a, "agency_misuse", k, "audit: lookups for a purpose the PPP prohibits")
         elif finding:

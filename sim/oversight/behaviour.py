@@ -14,8 +14,8 @@ off every potential row happens (the earlier model).
 * specific deterrence: after their own confirmed case an operator's hazard is
   ``specific_factor`` for ``specific_days`` (JAMA Network Open 2020: ~2% of warned
   employees repeated against ~40% unwarned: a hazard ratio of ln(.98)/ln(.60) = 0.04);
-* general deterrence: an agency's perceived risk jumps after a confirmed case or a CAC
-  sanction there and decays with a half-life; a publicised case (prosecution, dismissal,
+* general deterrence: an agency's perceived risk jumps after a confirmed case, a DOJ audit
+  visit or a CAC sanction there and decays with a half-life; a publicised case (prosecution, dismissal,
   sanction) raises everyone's a little (peer-spread audit risk in tax-compliance
   agent-based models: Bloomquist 2005; Korobow, Johnson & Axtell 2007);
 * retraining: after a confirmed case or an audit finding an agency retrains with some
@@ -100,6 +100,11 @@ class Behaviour:
             self._raise_state(k, c.statewide_effect)
         self.events.append(dict(day=self.m.clock.abs(k), agency=agency, operator=op, kind="case"))
         self._maybe_retrain(k, agency)
+
+    def on_audit(self, k: int, agency: int) -> None:
+        """Auditors visited: the agency's operators see that logs are read (perceived risk)."""
+        if self.cfg.deterrence:
+            self._raise_agency(agency, k, self.cfg.audit_effect)
 
     def on_audit_finding(self, k: int, agency: int) -> None:
         if self.cfg.deterrence:

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from sim.catalogue import CATEGORY_NAMES
-from sim.detection import empty_alerts, kinds
+from sim.detection import kinds
 
 
 class Complaints:
@@ -25,7 +25,8 @@ class Complaints:
         n_pot = len(model.gen.misuse.rows["time"])
         self.u_learn = self.rng.random(n_pot)
         self.delay = 1 + self.rng.exponential(cc.mean_delay_days, n_pot).astype(np.int64)
-        self.p_learn = np.array([cc.learn_probability.get(c, 0.0) for c in CATEGORY_NAMES])
+        self.p_learn = np.minimum(1.0, cc.scale * np.array([cc.learn_probability.get(c, 0.0)
+                                                            for c in CATEGORY_NAMES]))
         self.due: dict[int, list[dict]] = {}
         self.rows: list[dict] = []
 
@@ -40,7 +41,7 @@ class Complaints:
                                int(self.delay[misuse_index[j]]))
         n_rows = len(rows.query_id)
         if n_rows:
-            n = self.rng.poisson(self.cc.unfounded_per_million * n_rows / 1e6)
+            n = self.rng.poisson(self.cc.scale * self.cc.unfounded_per_million * n_rows / 1e6)
             picks = self.rng.integers(0, n_rows, n)
             delays = 1 + self.rng.exponential(self.cc.mean_delay_days, n).astype(np.int64)
             for j, d in zip(picks.tolist(), delays.tolist()):
@@ -55,12 +56,12 @@ class Complaints:
             lookup_day=m.clock.abs(k), arrival_k=arrival, arrival_day=m.clock.abs(arrival),
             founded=founded))
 
-    def arriving(self, k: int) -> pd.DataFrame:
+    def arriving(self, k: int) -> pd.DataFrame | None:
         """Complaints arriving on day k, as alerts to the operator's agency."""
         due = self.due.pop(k, [])
         self.rows.extend(due)
         if not due:
-            return empty_alerts()
+            return None
         return pd.DataFrame({
             "day": np.full(len(due), self.m.clock.abs(k), dtype=np.int32),
             "kind": kinds("complaint", len(due)),

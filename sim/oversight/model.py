@@ -143,13 +143,12 @@ class OversightModel:
             op = rows.operator[np.searchsorted(rows.query_id, chunk.truth.column("query_id").to_numpy())]
             misuse = self.ledger.log_misuse(k, day, chunk, op)
         self.complaints.on_day(k, rows, misuse, chunk.misuse_index)
-        alerts = self.detector.run_rows(rows, day)
+        self._enqueue(self.detector.run_rows(rows, day))
         if self.clock.date_of(k + 1).day == 1:
-            alerts = pd.concat([alerts, self.detector.end_month(day)], ignore_index=True)
-        self._enqueue(alerts)
+            self._enqueue(self.detector.end_month(day))
 
-    def _enqueue(self, alerts: pd.DataFrame) -> None:
-        if alerts.empty:
+    def _enqueue(self, alerts: pd.DataFrame | None) -> None:
+        if alerts is None or alerts.empty:
             return
         n = len(alerts)
         ids = np.arange(self._next_alert_id, self._next_alert_id + n, dtype=np.int64)

@@ -27,6 +27,7 @@ import numpy as np
 from sim.catalogue import CATEGORY_NAMES
 from sim.config.oversight import OUTCOMES
 from sim.errors import ScenarioError
+from sim.world import day_number
 
 
 def logit(p: float) -> float:
@@ -190,18 +191,22 @@ class Reporting:
         findings, actions taken (some units leave cases out)."""
         m, rep = self.m, self.cfg
         members = set(self.members[j].tolist())
-        lo, hi = m.clock.k_of(date(year, 1, 1)) + m.clock.first_day, m.clock.k_of(date(year + 1, 1, 1)) + m.clock.first_day
+        lo, hi = day_number(date(year, 1, 1)), day_number(date(year + 1, 1, 1))
         mine = [c for c in m.cases.cases if c["agency"] in members and c["closed_day"] is not None
                 and lo <= c["closed_day"] < hi]
         if self.underreports[j] and mine:
-            keep = self.rng.random(len(mine)) >= rep.underreport_fraction
+            # a stream of its own per form: how many cases a unit has (which audits change)
+            # must not shift the filing-decision draws of every other unit
+            rng = m.streams.fresh(f"oversight.reporting.underreport.{year}.{self.units[j]}")
+            keep = rng.random(len(mine)) >= rep.underreport_fraction
             mine = [c for c, kk in zip(mine, keep) if kk]
         found = [c for c in mine if c["confirmed"]]
         oris = m.world.oris["ori"][m.world.oris["agency"].isin(members)]
         audited = [a for a in m.audits.rows if a["agency"] in members and lo <= a["day"] < hi]
         form = dict(report_year=year, agency=int(self.units[j]), submitted_day=m.clock.abs(k),
                     oris=",".join(oris), investigations=len(mine),
-                    complaints=sum(c["source"] == "complaint" for c in mine),
+                    complaints=sum(c["agency"] in members and lo <= c["arrival_day"] < hi
+                                   for c in m.complaints.rows),
                     misuse_found=len(found), violations=int(sum(c["violations"] for c in found)),
                     audit_findings=int(sum(a["unjustified"] for a in audited)))
         for o in OUTCOMES:

@@ -126,7 +126,7 @@ def yearly_summary(r: OversightResult, volume: dict, potential: dict, auditor_da
             alerts=len(a),
             alerts_reviewed=int((a["status"] == "reviewed").sum()) if len(a) else 0,
             alerts_dropped=int((a["status"] == "dropped").sum()) if len(a) else 0,
-            complaints=int((closed["source"] == "complaint").sum()) if len(closed) else 0,
+            complaints=len(_in_year(r.complaints, "arrival_day", y)),
             investigations_closed=len(closed),
             investigations_confirmed=int(closed["confirmed"].sum()) if len(closed) else 0,
             dismissed=int(disc["outcome"].isin(["resignation", "termination"]).sum()) if len(disc) else 0,
