@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from datetime import date, timedelta
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -361,3 +362,20 @@ def test_triage_by_score_reviews_the_strongest_alerts_first():
         means[order] = reviewed["score"].mean()
     # same seed, same alerts: triage reviews alerts on which more rules fired
     assert means["score"] > means["fifo"]
+
+
+def test_eff_recommendations_suspend_then_remove_ice_orange_county():
+    """EFF's escalation (seed 004) as a scenario: ICE Orange County withholds its forms; the
+    CAC suspends it at its first discussion, then removes it for the next year's item."""
+    raw = yaml.safe_load((Path(__file__).parent.parent / "scenarios" / "eff_recommendations.yaml").read_text())
+    raw["topology"] = {"counties": COUNTIES}
+    raw["oversight"]["warmup_days"] = 30
+    model, r = run(raw, seed=3)
+    ice_oc = int(np.flatnonzero(r.agencies["name"] == "DHS ICE Orange County")[0])
+    assert bool(r.agencies.loc[ice_oc, "dhs"])
+    assert not (r.reports["agency"] == ice_oc).any()
+    steps = r.sanctions[r.sanctions["agency"] == ice_oc].sort_values("day")["step"].tolist()
+    assert steps[:1] == ["suspension"] and "removal" in steps
+    assert r.agencies.loc[ice_oc, "removed"]
+    # the removed unit stays in the denominator of the compliance figure
+    assert (r.compliance["agencies"] == len(set(r.agencies["reporting_unit"]))).all()

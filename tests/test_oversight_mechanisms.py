@@ -81,7 +81,7 @@ ALL_FILE = {"base_propensity": 0.999, "heterogeneity_sd": 0.0, "underreport_shar
 
 
 def audit_config(cover: float) -> dict:
-    return scenario({"audits": {**AUDIT_CONFIG, "cover_story_probability": cover},
+    return scenario({"audits": {**AUDIT_CONFIG, "cover_story_probability": cover, "cover_without_case": 1.0},
                      "reporting": ALL_FILE},
                     misuse={"occasional": {"user_share": 0.3, "lookups_per_year": 10},
                             "serious_case": {"incidents_per_year": 20}})

@@ -251,6 +251,9 @@ class Audits(Strict):
         None, "per-category overrides of the cover-story probability",
         "assumption: routine audits check procedure, not purpose",
         default_factory=lambda: {"immigration_enforcement": 0.95, "screen_viewing_by_nonusers": 1.0})
+    cover_without_case: Probability = assumed(
+        0.5, "multiplies the cover-story chance of a row with no case number or right to know",
+        low=0.2, high=1.0)
     lawful_unjustified: Probability = assumed(
         0.001, "a sampled lawful row cannot be justified (paperwork gap)", low=0.0, high=0.01)
     finding_share: Probability = assumed(

@@ -4,7 +4,9 @@ An audit of an agency samples up to ``sample_per_operator`` of each operator's l
 transactions over the log retention period (3 years; never before the simulation began)
 and asks the agency to justify each one. A sampled misuse row fails unless the operator
 covers it (``cover_story_probability``, by category: a routine audit checks procedure, so
-a purpose misuse with a case number usually passes; a targeted audit asks about purpose).
+a purpose misuse with a case number usually passes; a targeted audit asks about purpose);
+a row with neither a case number nor the right to know entered is harder to cover
+(``cover_without_case``).
 A lawful row fails now and then (a paperwork gap: a procedural finding, not a case). The auditors also check the registry:
 training, biennial test, confidentiality statement, background check.
 
@@ -104,7 +106,9 @@ class Audits:
         for i in np.flatnonzero(hits).tolist():
             rows_i = sel[local == i]
             picked = rng.choice(rows_i, size=int(hits[i]), replace=False)
-            covered = rng.random(len(picked)) < p_cover[mis["category"][picked]]
+            p = p_cover[mis["category"][picked]] * np.where(mis["has_case"][picked], 1.0,
+                                                              au.cover_without_case)
+            covered = rng.random(len(picked)) < p
             failed_rows += picked[~covered].tolist()
         lawful_failed = rng.binomial(sampled - hits, au.lawful_unjustified)
         day = m.clock.abs(k)

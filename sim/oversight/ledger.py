@@ -44,7 +44,10 @@ class Ledger:
         rows = chunk.journal.take(pa.array(qid - first_qid))
         self.misuse_journal_parts.append(rows)
         key = rows.column("key").combine_chunks().indices.to_numpy().astype(np.int8)
+        # what the agency can show an auditor: a case number, or the right to know entered
         has_case = rows.column("case_number").is_valid().to_numpy(zero_copy_only=False)
+        if "right_to_know" in rows.column_names:
+            has_case = has_case | rows.column("right_to_know").is_valid().to_numpy(zero_copy_only=False)
         self.truth_parts.append(pd.DataFrame({"query_id": qid, "category": cat, "archetype": arch,
                                               "incident_id": inc, "day": day_abs}))
         np.add.at(self.op_misuse_rows, op, 1)
