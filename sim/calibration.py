@@ -247,7 +247,8 @@ class FitResult:
 
 
 def fit_scalars(runner: Runner, start: dict, figures=SCALAR_FIGURES, free=FREE,
-                max_evaluations: int = 30) -> tuple[dict, float, list]:
+                max_evaluations: int = 30, on_evaluation: Callable[[dict], None] | None = None,
+                ) -> tuple[dict, float, list]:
     """Least-squares fit of the `free` parameters to `figures` from `start` (dotted -> value):
     (fitted values, final cost, one history row per evaluation)."""
     history: list[dict] = []
@@ -264,6 +265,8 @@ def fit_scalars(runner: Runner, start: dict, figures=SCALAR_FIGURES, free=FREE,
             runs = runner.runs(figures, p)
             r = np.array([_residual(values(f, runs).mean(), f) for f in figures])
             history.append({**p, **{f"residual:{f.measure}": v for f, v in zip(figures, r)}})
+            if on_evaluation:
+                on_evaluation(history[-1])
             cache[key] = r
         return cache[key]
 
@@ -281,9 +284,10 @@ def fit_scalars(runner: Runner, start: dict, figures=SCALAR_FIGURES, free=FREE,
 
 
 def fit(runner: Runner, start: dict, dismissal_odds: float, no_action: float,
-        max_evaluations: int = 30) -> FitResult:
+        max_evaluations: int = 30, on_evaluation=None) -> FitResult:
     """Fit the free parameters to the fitted figures, then the outcome weights."""
-    params, cost, history = fit_scalars(runner, start, max_evaluations=max_evaluations)
+    params, cost, history = fit_scalars(runner, start, max_evaluations=max_evaluations,
+                                        on_evaluation=on_evaluation)
     runs = runner.runs(SCALAR_FIGURES, params)
     first = runs[SCALAR_FIGURES[0].key()]
     targets = {f.measure.removeprefix("share_"): f.value for f in FITTED[4:]}
@@ -305,7 +309,7 @@ def defaults_of(scenario) -> dict:
 
 
 def calibrate(scenarios_dir: Path, replications: int, workers: int = 1, do_fit: bool = False,
-              on_run: Callable[[], None] | None = None) -> dict:
+              on_run: Callable[[], None] | None = None, on_evaluation=None) -> dict:
     """(Optionally fit, then) run fitted and held-out figures; returns tables and the fit."""
     runner = Runner(scenarios_dir, replications, workers, on_run)
     scenario = load_scenario(Path(scenarios_dir) / f"{PASSIVE}.yaml")
@@ -313,7 +317,8 @@ def calibrate(scenarios_dir: Path, replications: int, workers: int = 1, do_fit: 
     fitted = None
     if do_fit:
         inv = scenario.oversight.investigation
-        fitted = fit(runner, params, inv.severe_dismissal_odds, inv.outcome_shares.get("no_action", 44))
+        fitted = fit(runner, params, inv.severe_dismissal_odds, inv.outcome_shares.get("no_action", 44),
+                     on_evaluation=on_evaluation)
         params = {**fitted.params,
                   "oversight.investigation.outcome_shares": fitted.outcome_shares}
     runs = runner.runs(FITTED + HELD_OUT, params)

@@ -586,8 +586,10 @@ def calibrate(
     with run_directory(target) as tmp:
         with LazyBar("calibration runs" + (" (fitting first)" if fit else ""), total=None) as bar:
             bar.update(completed=0)
-            res = run_calibration(scenarios_dir, replications, workers, do_fit=fit,
-                                  on_run=lambda: bar.update(advance=1))
+            res = run_calibration(
+                scenarios_dir, replications, workers, do_fit=fit, on_run=lambda: bar.update(advance=1),
+                on_evaluation=lambda h: err.print("fit evaluation: " + ", ".join(
+                    f"{k.split('.')[-1]}={v:.3g}" for k, v in h.items())))
         table = res["table"]
         table.to_csv(tmp / "calibration.csv", index=False)
         res["runs"].to_csv(tmp / "calibration_runs.csv", index=False)
