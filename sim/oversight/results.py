@@ -75,7 +75,7 @@ def build_result(m) -> OversightResult:
         public_list=with_agency(m.reporting.public_list, ["report_year", "agency", "listed_day"]),
         audits=with_agency(m.audits.rows), cac_meetings=pd.DataFrame(m.cac.meetings),
         sanctions=with_agency(m.cac.sanctions, ["day", "agency", "step", "reason"]),
-        truth=truth, incidents=m.gen.misuse.incidents,
+        truth=truth, incidents=_realised(m.gen.misuse.incidents, truth),
         misuse_journal=(pa.concat_tables(led.misuse_journal_parts).to_pandas()
                         if led.misuse_journal_parts else pd.DataFrame()),
         agencies=names.assign(level=[(["none", *SANCTION_STEPS])[v] for v in level],
@@ -89,6 +89,17 @@ def build_result(m) -> OversightResult:
     )
     result.yearly = yearly_summary(result, m.volume_by_year, m.potential_by_year, m.audits.spent)
     return result
+
+
+def _realised(incidents: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
+    """Incidents with `n_queries` = the lookups that happened (deterrence thins them) and
+    `n_potential` = the lookups drawn before oversight acted."""
+    if not len(incidents):
+        return incidents.assign(n_potential=pd.Series(dtype=np.int64))
+    done = truth["incident_id"].astype(np.int64).value_counts()
+    out = incidents.assign(n_potential=incidents["n_queries"])
+    out["n_queries"] = out["incident_id"].map(done).fillna(0).astype(np.int64)
+    return out
 
 
 def _year_of(day_abs) -> np.ndarray:
