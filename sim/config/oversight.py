@@ -223,7 +223,8 @@ class TargetedAudit(Strict):
     day_of_year: Annotated[int, Field(ge=1, le=365)] = 60
     years: list[int] | None = Field(default=None, description="calendar years; null = every year")
     sample_per_operator: PositiveInt | None = Field(
-        None, description="transactions sampled per operator (null: as the cyclical audit)")
+        50, description="transactions sampled per operator: a targeted audit looks closer "
+        "(EFF 2019: 'closely monitor each CLETS transaction'); null: as the cyclical audit")
     cover_story_by_category: dict[str, Probability] = Field(
         default_factory=lambda: {"immigration_enforcement": 0.1},
         description="overrides: a targeted audit asks about purpose, so cover stories fail more")

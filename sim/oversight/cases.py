@@ -89,16 +89,14 @@ class Cases:
         while True:
             k = int(env.now)
             if k > 0 and self.m.clock.date_of(k).day == 1:
-                self._review_month(k, self.m.alert_table())
+                self._review_month(k, self.m.alert_columns)
             yield env.timeout(1)
 
     def _review_month(self, k: int, alerts) -> None:
         inv = self.cfg
         self.credit += self.budget
-        qid_col = alerts["query_id"].to_numpy(dtype=np.float64, na_value=np.nan)
-        op_col = alerts["operator"].to_numpy()
-        kind_col = alerts["kind"].cat.codes.to_numpy()
-        score_col = alerts["score"].to_numpy()
+        qid_col, op_col = alerts["query_id"], alerts["operator"]
+        kind_col, score_col = alerts["kind"], alerts["score"]
         complaint = ALERT_KINDS.index("complaint")
         for a in range(self.m.n_ag):
             q = self.queues[a]

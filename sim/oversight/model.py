@@ -86,6 +86,7 @@ class OversightModel:
         self.gen.misuse_filter = self.behaviour.keep
         self._alert_parts: list[pd.DataFrame] = []
         self._next_alert_id = 0
+        self.alert_columns = AlertColumns()
         self.volume_by_year: dict[int, dict[str, int]] = {}
         self.potential_by_year: dict[int, int] = {}
 
@@ -135,8 +136,7 @@ class OversightModel:
         rows = HumanRows.from_journal(chunk.journal)
         vol = self.volume_by_year.setdefault(self.clock.date_of(k).year, {"operator": 0, "automated": 0})
         vol["operator"] += len(rows.query_id)
-        vol["automated"] += (chunk.journal.num_rows - len(rows.query_id)
-                             + int(getattr(chunk, "automated_count", 0) or 0))
+        vol["automated"] += int(chunk.automated_rows)  # generated or only counted
         self.ledger.log_day(k, day, rows.operator)
         misuse = None
         if chunk.truth.num_rows:
@@ -155,6 +155,7 @@ class OversightModel:
         self._next_alert_id += n
         alerts = alerts.assign(alert_id=ids)
         self._alert_parts.append(alerts)
+        self.alert_columns.append(alerts)
         self.cases.enqueue(alerts, ids)
 
     def alert_table(self) -> pd.DataFrame:
@@ -164,6 +165,35 @@ class OversightModel:
         if len(self._alert_parts) > 1:
             self._alert_parts = [pd.concat(self._alert_parts, ignore_index=True)]
         return self._alert_parts[0]
+
+
+class AlertColumns:
+    """What reviews read of every alert so far (query, operator, kind, score), as arrays that
+    grow by doubling: a month's review never re-copies millions of earlier alerts."""
+
+    FIELDS = {"query_id": np.float64, "operator": np.int64, "kind": np.int8, "score": np.float64}
+
+    def __init__(self):
+        self.n = 0
+        self.data = {f: np.zeros(1024, dtype=t) for f, t in self.FIELDS.items()}
+
+    def append(self, alerts: pd.DataFrame) -> None:
+        m = len(alerts)
+        if self.n + m > len(self.data["score"]):
+            cap = max(2 * len(self.data["score"]), self.n + m)
+            for f, arr in self.data.items():
+                grown = np.zeros(cap, dtype=arr.dtype)
+                grown[: self.n] = arr[: self.n]
+                self.data[f] = grown
+        new = {"query_id": alerts["query_id"].to_numpy(dtype=np.float64, na_value=np.nan),
+               "operator": alerts["operator"].to_numpy(), "kind": alerts["kind"].cat.codes.to_numpy(),
+               "score": alerts["score"].to_numpy()}
+        for f, arr in self.data.items():
+            arr[self.n:self.n + m] = new[f]
+        self.n += m
+
+    def __getitem__(self, field: str) -> np.ndarray:
+        return self.data[field][: self.n]
 
 
 def simulate_oversight(scenario: Scenario, seed: int | None = None, progress=None) -> OversightResult:

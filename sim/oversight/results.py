@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 
 import numpy as np
 import pandas as pd
@@ -12,6 +13,7 @@ from sim.catalogue import ARCHETYPES, CATEGORY_NAMES
 from sim.config import Scenario
 from sim.config.oversight import SANCTION_STEPS
 from sim.detection import ALERT_KINDS
+from sim.world import day_number
 
 
 @dataclass
@@ -102,15 +104,13 @@ def _realised(incidents: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _year_of(day_abs) -> np.ndarray:
-    return pd.to_datetime(np.asarray(day_abs, dtype="int64"), unit="D").year.to_numpy()
-
-
 def _in_year(df: pd.DataFrame, col: str, y: int) -> pd.DataFrame:
+    """Rows whose day column (days since 1970) falls in calendar year y."""
     if not len(df):
         return df
-    d = df[df[col].notna()]
-    return d[_year_of(d[col]) == y]
+    lo, hi = day_number(date(y, 1, 1)), day_number(date(y + 1, 1, 1))
+    d = pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=np.float64)
+    return df[(d >= lo) & (d < hi)]
 
 
 def yearly_summary(r: OversightResult, volume: dict, potential: dict, auditor_days: dict) -> pd.DataFrame:
