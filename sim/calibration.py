@@ -3,14 +3,17 @@
 **Fitted** figures (the passive era: 2010-2014 misuse reports, and 58% of agencies
 reporting for 2017) pin down four free parameters:
 
-==================================  =======================================  ===========
-parameter                           mainly moves                             transform
-==================================  =======================================  ===========
-detection.complaints.scale          complaints a year                        log
-investigation.open_complaint        investigations per complaint             logit
-investigation.confirm_if_misuse     confirmed per investigation              logit
-reporting.base_propensity           agencies reporting (passive, 2017)       logit
-==================================  =======================================  ===========
+==========================================  ===============================  =========
+parameter                                   mainly moves                     transform
+==========================================  ===============================  =========
+detection.complaints.scale                  founded complaints, confirmed    log
+detection.complaints.unfounded_per_million  unfounded complaints             log
+investigation.open_complaint                investigations per complaint     logit
+reporting.base_propensity                   agencies reporting (2017)        logit
+==========================================  ===============================  =========
+
+``investigation.confirm_if_misuse`` (0.9) stays an assumption: given it, the share of
+complaints that are founded is what the confirmed/investigated ratio identifies.
 
 Procedure (method of simulated moments): the residuals are log(model/figure) for counts
 and logit differences for shares, each the mean over `replications` runs on fixed seeds
@@ -91,8 +94,8 @@ HELD_OUT = (
 # (dotted key, transform): the free parameters of `FITTED`, in order
 FREE = (
     ("oversight.detection.complaints.scale", "log"),
+    ("oversight.detection.complaints.unfounded_per_million", "log"),
     ("oversight.investigation.open_complaint", "logit"),
-    ("oversight.investigation.confirm_if_misuse", "logit"),
     ("oversight.reporting.base_propensity", "logit"),
 )
 SCALAR_FIGURES = FITTED[:4]

@@ -41,7 +41,7 @@ class Complaints:
                                int(self.delay[misuse_index[j]]))
         n_rows = len(rows.query_id)
         if n_rows:
-            n = self.rng.poisson(self.cc.scale * self.cc.unfounded_per_million * n_rows / 1e6)
+            n = self.rng.poisson(self.cc.unfounded_per_million * n_rows / 1e6)
             picks = self.rng.integers(0, n_rows, n)
             delays = 1 + self.rng.exponential(self.cc.mean_delay_days, n).astype(np.int64)
             for j, d in zip(picks.tolist(), delays.tolist()):
