@@ -72,3 +72,21 @@ def test_least_squares_recovers_known_parameters(tmp_path):
     # same seeds as the record: the fitted values reproduce it, and land near the truth
     assert abs(math.log(got["oversight.detection.complaints.scale"] / 3.0)) < 0.15
     assert abs(got["oversight.reporting.base_propensity"] - 0.55) < 0.08
+
+
+def test_report_shows_fitted_and_held_out_apart_with_sources():
+    import pandas as pd
+
+    from sim.report import calibration_sections
+
+    cal = pd.DataFrame([
+        dict(role="fitted", figure="complaints a year", record=128.2, mean=127.0, ci_low=120.0,
+             ci_high=134.0, inside=True, source="EFF 2015"),
+        dict(role="held-out", figure="investigations, 2016", record=159.0, mean=120.0, ci_low=110.0,
+             ci_high=130.0, inside=False, source="EFF 2017"),
+    ])
+    fitted, held = calibration_sections(cal)
+    assert fitted.id == "calibration_fitted" and held.id == "calibration_held-out"
+    assert "complaints a year" in fitted.tables[0] and "investigations, 2016" not in fitted.tables[0]
+    assert "EFF 2017" in held.tables[0] and "MISS" in held.tables[0]
+    assert 'data-key="held-out_inside">0<' in held.text and 'data-key="fitted_inside">1<' in fitted.text
