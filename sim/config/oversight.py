@@ -87,12 +87,12 @@ class Complaints(Strict):
         }
     )
     scale: PositiveFloat = assumed(
-        2.0, "multiplies every learn probability (founded complaints)",
+        5.7, "multiplies every learn probability (founded complaints)",
         "fitted by clets calibrate to the 2010-2014 record (389 of 586 investigations confirmed)",
         0.2, 10.0)
     mean_delay_days: PositiveFloat = 45.0
     unfounded_per_million: NonNegFloat = assumed(
-        2.2, "complaints about lawful operator queries, per million such queries",
+        1.99, "complaints about lawful operator queries, per million such queries",
         "fitted by clets calibrate to the 2010-2014 record (641 complaints in 5 years)", 0.5, 10.0)
 
     @field_validator("learn_probability")
@@ -117,8 +117,8 @@ class Investigation(Strict):
         "fifo", description="oldest alerts first, or the highest-scoring (most rules fired) first"
     )
     open_complaint: Probability = assumed(
-        0.9, "a reviewed complaint opens a case", ">=586 of 641 complaints investigated (EFF 2015)",
-        0.85, 0.95)
+        0.907, "a reviewed complaint opens a case",
+        FITTED + " (>=586 of 641 complaints investigated, EFF 2015)", 0.85, 0.95)
     open_if_misuse: Probability = assumed(0.85, "a reviewed alert on misuse opens a case",
                                           low=0.5, high=1.0)
     open_if_lawful: Probability = assumed(0.02, "a reviewed alert on a lawful query opens one",
@@ -131,8 +131,8 @@ class Investigation(Strict):
         0.5, "the case reviews the operator's other queries and counts their misuse", low=0.2, high=0.9)
     outcome_shares: dict[str, NonNegFloat] = assumed(
         None, "weights of the outcomes of a confirmed minor case", FITTED + " (outcome shares)",
-        default_factory=lambda: {"counselling": 17, "suspension": 13, "reprimand": 12,
-                                 "resignation": 7, "termination": 7, "no_action": 44})
+        default_factory=lambda: {"counselling": 17.0, "suspension": 13.0, "reprimand": 12.0,
+                                 "resignation": 6.17, "termination": 3.54, "no_action": 44.0})
     severe_archetypes: list[str] = Field(
         default_factory=lambda: ["lone_snooper", "serious_case", "data_for_hire"],
         description="archetypes treated as severe: dismissal and prosecution more likely")
@@ -171,7 +171,7 @@ class Reporting(Strict):
     """
 
     base_propensity: Probability = assumed(
-        0.5, "median unit's chance to file unprompted with no history", FITTED + " (58% in 2017)",
+        0.476, "median unit's chance to file unprompted with no history", FITTED + " (58% in 2017)",
         0.2, 0.8)
     heterogeneity_sd: NonNegFloat = assumed(1.5, "sd of units' diligence, logit scale", low=0.5, high=3.0)
     habit: NonNegFloat = assumed(1.0, "logit boost when the unit filed last year (routine)",
