@@ -40,10 +40,19 @@ def test_shipped_scenarios_run_and_differ_from_baseline(name):
 
 
 @pytest.mark.slow
-def test_calibration_targets_hold_statewide():
-    """passive 58% and proactive 98% within 3 points, reported counts in the public range."""
+def test_fitted_figures_hold_statewide_and_held_out_are_reported():
+    """With the fitted defaults the fitted figures are matched (shares within 3 points,
+    counts within 20%: a year's counts of ~100 have a Poisson sd of ~10%); every held-out
+    figure comes with a 95% interval (whether it holds is reported, not asserted)."""
     from sim.calibration import calibrate
 
-    table, runs = calibrate(SCENARIOS, replications=3, workers=2)
-    assert table["passed"].all(), table.to_string()
-    assert (runs.groupby("scenario").size() == 3).all()
+    res = calibrate(SCENARIOS, replications=3, workers=2)
+    t = res["table"]
+    fitted = t[t["role"] == "fitted"]
+    for _, r in fitted.iterrows():
+        if r["measure"].endswith("share") or r["measure"].startswith("share_"):
+            assert abs(r["mean"] - r["record"]) <= 0.03, r.to_dict()
+        else:
+            assert abs(r["relative_error"]) <= 0.2, r.to_dict()
+    held = t[t["role"] == "held-out"]
+    assert len(held) == 4 and held[["ci_low", "ci_high"]].notna().all().all()
