@@ -75,7 +75,7 @@ class Cac:
             else:
                 it.update(status="closed", closed_day=day, action="discussed, no action")
         self.meetings.append(dict(day=day, items_discussed=len(open_items),
-                                  referrals=sum(it["referred_day"] > day - 366 for it in open_items),
+                                  referrals=sum(it["discussed"] == 1 for it in open_items),
                                   sanctions=actions))
 
     def _step(self, item: dict) -> str:
