@@ -129,7 +129,8 @@ class JournalGenerator:
         self.world = world or build_world(graph, scenario.world, streams, start)
         self.world.excluded_oris = list(scenario.topology.excluded_oris)
         self.lawful = LawfulTraffic(self.world, jc.queries, scenario.traffic.diurnal,
-                                    streams.fresh("traffic"))
+                                    streams.fresh("traffic"),
+                                    streams.seed_sequence("traffic.automated"))
         self.misuse: MisuseSet = MisuseGenerator(self.world, scenario.misuse, self.lawful,
                                                  streams.fresh("misuse"),
                                                  streams.fresh("misuse:right_to_know")).generate(
@@ -199,7 +200,7 @@ class JournalGenerator:
             mis = {f: v[live] for f, v in mis.items()}
         small = concat_rows([ops, {f: mis[f] for f in ROW_FIELDS}])
         auto = self.lawful.automated_rows(day) if self.automated else empty_rows()
-        # count mode: the same draws as the rows would take, so later days are unchanged
+        # count mode: the same count the rows would have (a per-day stream of its own)
         self._automated_n = (len(auto["time"]) if self.automated else
                              self.lawful.automated_count(day) if self.automated_mode == "count" else 0)
         rows, pos, order = merge_sorted(auto, small)

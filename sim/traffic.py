@@ -20,8 +20,6 @@ position, so a day costs no O(n log n) sort of its millions of rows.
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 
 from sim.arrivals import hourly_profile
@@ -171,12 +169,15 @@ def shift_times(world: WorldModel, ops: np.ndarray, day: np.ndarray, on_shift: n
 class LawfulTraffic:
     """Generates each day's lawful rows for a world and a `Queries` configuration."""
 
-    def __init__(self, world: WorldModel, cfg: Queries, diurnal: Diurnal, rng: np.random.Generator):
+    def __init__(self, world: WorldModel, cfg: Queries, diurnal: Diurnal, rng: np.random.Generator,
+                 automated_seed: np.random.SeedSequence):
         self.world = world
         self.cfg = cfg
-        self._skipping: threading.Thread | None = None  # automated_count's draws in flight
-        self._skip_errors: list[BaseException] = []
-        self.rng = rng
+        self.rng = rng  # operator queries
+        # automated checks draw from a stream of their own, one child per day, so generating
+        # them, only counting them or leaving them out never changes the operator rows, and a
+        # day's count is the same whether its rows are generated or not
+        self.automated_seed = automated_seed
         self.pop = Population(world)
         ops = world.operators
         ag = world.agencies
@@ -205,27 +206,6 @@ class LawfulTraffic:
         self.primary_ori = np.searchsorted(world.oris["agency"].to_numpy(), np.arange(len(ag)))
         hours = hourly_profile(diurnal)
         self.hour_cdf = np.concatenate([[0.0], np.cumsum(hours) / hours.sum()])
-        self._gap_buffer = np.empty(0)  # automated_count's scratch space
-
-    @property
-    def rng(self) -> np.random.Generator:
-        """The traffic stream; waits for draws `automated_count` left running in the background."""
-        if self._skipping is not None:
-            self._wait_for_skip()
-        return self._rng
-
-    def _wait_for_skip(self) -> None:
-        self._skipping.join()
-        self._skipping, errors = None, self._skip_errors
-        if errors:
-            self._skip_errors = []
-            raise errors[0]
-
-    @rng.setter
-    def rng(self, value: np.random.Generator) -> None:
-        if self._skipping is not None:
-            self._wait_for_skip()
-        self._rng = value
 
     # ------------------------------------------------------------------ helpers
     def colleague(self, ops: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -314,29 +294,18 @@ class LawfulTraffic:
         return active_dev, mean
 
     def automated_count(self, day: int) -> int:
-        """The number of automated checks `automated_rows(day)` would generate, without the rows.
+        """The number of automated checks `automated_rows(day)` would generate, without the rows
+        (the first draw of the day's own generator)."""
+        return int(self._automated_day_rng(day).poisson(self.automated_mean(day)[1]))
 
-        The count is the same Poisson draw from the same stream, and the stream is then
-        moved on exactly as `automated_rows` moves it (its exponential gaps are drawn, as
-        their number of random words varies; its 3n uniforms are skipped by `advance`), so
-        every later operator and automated draw is that of a row-by-row run. The gaps
-        (statewide ~15 ms a day, a fiftieth of the rows) are drawn in a background thread
-        (numpy releases the GIL); the next use of `rng` waits for them, so the order of
-        draws, and every number, are those of a sequential run.
-        """
-        rng = self.rng
-        n = int(rng.poisson(self.automated_mean(day)[1]))
-        if len(self._gap_buffer) < n + 1:
-            self._gap_buffer = np.empty(int((n + 1) * 1.25))
-        self._skipping = threading.Thread(
-            target=_skip_automated, args=(rng, n, self._gap_buffer[:n + 1], self._skip_errors),
-            name="automated-count", daemon=True)
-        self._skipping.start()
-        return n
+    def _automated_day_rng(self, day: int) -> np.random.Generator:
+        seq = self.automated_seed
+        return np.random.Generator(np.random.PCG64(
+            np.random.SeedSequence(seq.entropy, spawn_key=(*seq.spawn_key, int(day)))))
 
     def automated_rows(self, day: int) -> dict[str, np.ndarray]:
         """System checks, drawn in time order: sorted uniforms mapped through the hour CDF."""
-        rng = self.rng
+        rng = self._automated_day_rng(day)
         active_dev, mean = self.automated_mean(day)
         n = int(rng.poisson(mean))
         gaps = rng.exponential(size=n + 1)
@@ -359,20 +328,6 @@ class LawfulTraffic:
             "purpose": np.full(n, P["automated"], dtype=np.int8),
             "case_number": np.zeros(n, dtype=np.int64),
         }
-
-
-def _skip_automated(rng: np.random.Generator, n: int, gaps: np.ndarray, errors: list) -> None:
-    """Move `rng` on past the draws of `automated_rows` after its count n: n + 1 gaps, 3n uniforms."""
-    try:
-        rng.standard_exponential(out=gaps)  # the words `exponential(size=n + 1)` takes
-        bits = rng.bit_generator
-        if isinstance(bits, np.random.PCG64):  # a double is one 64-bit word
-            bits.advance(3 * n)
-        else:
-            for _ in range(3):
-                rng.random(n)
-    except BaseException as err:  # raised again where the stream is next used
-        errors.append(err)
 
 
 def merge_sorted(big: dict[str, np.ndarray], small: dict[str, np.ndarray]
