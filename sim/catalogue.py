@@ -10,7 +10,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sim.config.base import DATABASES
+# the eight databases CLETS reaches (defined here, not in the config: the catalogue imports
+# nothing from the project, so any module can import it first)
+DATABASES = (
+    "DMV",
+    "NCIC",
+    "Nlets",
+    "ACHS",
+    "wanted_persons",
+    "stolen_vehicles",
+    "firearms",
+    "restraining_orders",
+)
 
 
 @dataclass(frozen=True)

@@ -57,3 +57,14 @@ def test_partial_sections_keep_their_defaults():
     # a typo inside a partial section is still an error
     with pytest.raises(ScenarioError, match="network.hub.sevrers"):
         parse_scenario({"name": "x", "network": {"hub": {"sevrers": 3}}})
+
+
+@pytest.mark.parametrize("module", ["sim.catalogue", "sim.detection", "sim.journal", "sim.misuse",
+                                    "sim.oversight", "sim.calibration", "sim.config"])
+def test_every_module_imports_first_in_a_fresh_interpreter(module):
+    """No import cycle: each module can be the first one a user imports."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-500:]

@@ -6,22 +6,13 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from sim.catalogue import DATABASES  # the names live with the message keys; re-exported
+
 PositiveFloat = Annotated[float, Field(gt=0)]
 NonNegFloat = Annotated[float, Field(ge=0)]
 Probability = Annotated[float, Field(ge=0, le=1)]
 PositiveInt = Annotated[int, Field(gt=0)]
 NonNegInt = Annotated[int, Field(ge=0)]
-
-DATABASES = (
-    "DMV",
-    "NCIC",
-    "Nlets",
-    "ACHS",
-    "wanted_persons",
-    "stolen_vehicles",
-    "firearms",
-    "restraining_orders",
-)
 
 
 def check_names(names, known: tuple[str, ...], what: str, weights: bool = False):
