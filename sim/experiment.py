@@ -156,9 +156,12 @@ def measures_of(scenario: Scenario, seed: int, directory: Path) -> dict:
     run = simulate_network(scenario, seed=seed)
     write_network_run(run, directory)
     s = run.summary
-    n = max(s["generated"], 1)
-    return {"answered_share": s["answered"] / n, "rejected_share": s["rejected"] / n,
-            "timed_out_share": s["timed_out"] / n, "mean_s": s["mean_s"], "p95_s": s["p95_s"],
+    # shares and percentiles over messages created after the warm-up (the registry's window);
+    # p95 both ways: answered only, and timed-out counted at the timeout
+    return {"answered_share": s["answered_share"], "rejected_share": s["rejected_share"],
+            "timed_out_share": s["timed_out_share"], "mean_s": s["mean_s"], "p95_s": s["p95_s"],
+            "p95_censored_s": s["p95_censored_s"],
+            "waited_timed_out_share": s["waited_timed_out_share"],
             "p99_s": s["p99_s"], "max_utilization": float(run.nodes["utilization"].max())}
 
 
@@ -245,9 +248,31 @@ def _run_dask(specs, workers, scheduler, done) -> None:
 # ---------------------------------------------------------------------- summaries
 
 
+def verdict(ci_low: float, ci_high: float, pairs: int) -> str:
+    """Plain words for a paired difference's 95% CI: higher, lower, or no detectable difference."""
+    if pairs < 2 or np.isnan(ci_low) or np.isnan(ci_high):
+        return "too few replications to tell"
+    if ci_low == ci_high == 0:
+        return "same in every replication"
+    if ci_low > 0:
+        return "higher"
+    if ci_high < 0:
+        return "lower"
+    return "no detectable difference"
+
+
+DIFFERENCE_COLUMNS = ["point", "label", "measure", "baseline", "difference", "ci_low", "ci_high",
+                      "pairs", "verdict"]
+
+
 def summarise(records: list[dict], points: list[dict], baseline: int = 0,
-              measures: list[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """(per-run table, per-point mean and 95% CI, paired differences against the baseline)."""
+              measures: list[str] | None = None, labels: list[str] | None = None,
+              ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(per-run table, per-point mean and 95% CI, paired differences against the baseline).
+
+    A difference's verdict is "higher"/"lower" when its 95% CI excludes 0, else "no
+    detectable difference" (with fewer than 2 pairs: "too few replications to tell")."""
+    labels = labels or [point_label(p) for p in points]
     rows = []
     for rec in records:
         base = {k: rec[k] for k in ("key", "point", "label", "replication", "seed", "status")}
@@ -259,7 +284,7 @@ def summarise(records: list[dict], points: list[dict], baseline: int = 0,
     summary, diffs = [], []
     for p in range(len(points)):
         mine = ok[ok["point"] == p]
-        label = point_label(points[p])
+        label = labels[p]
         for m in names:
             if m not in mine:
                 continue
@@ -270,9 +295,10 @@ def summarise(records: list[dict], points: list[dict], baseline: int = 0,
                 b = ok[ok["point"] == baseline].set_index("replication")[m]
                 paired = (mine.set_index("replication")[m] - b).dropna()
                 dm, dlo, dhi = mean_ci(paired)
-                diffs.append(dict(point=p, label=label, measure=m, baseline=point_label(points[baseline]),
-                                  difference=dm, ci_low=dlo, ci_high=dhi, pairs=len(paired)))
-    return runs, pd.DataFrame(summary), pd.DataFrame(diffs)
+                diffs.append(dict(point=p, label=label, measure=m, baseline=labels[baseline],
+                                  difference=dm, ci_low=dlo, ci_high=dhi, pairs=len(paired),
+                                  verdict=verdict(dlo, dhi, len(paired))))
+    return runs, pd.DataFrame(summary), pd.DataFrame(diffs, columns=DIFFERENCE_COLUMNS)
 
 
 def baseline_index(scenario: Scenario, points: list[dict]) -> int:

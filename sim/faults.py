@@ -118,3 +118,65 @@ def fault_process(env, actions: list[FaultAction]):
         if a.time_s > env.now:
             yield env.timeout(a.time_s - env.now)
         a.apply()
+
+
+# ---------------------------------------------------------------------- windows and the twin
+
+
+def has_faults(scenario: Scenario) -> bool:
+    """True when the scenario schedules faults or draws random MSC outages."""
+    return bool(scenario.faults.scheduled) or scenario.faults.random.msc_mtbf_hours is not None
+
+
+def without_faults(scenario: Scenario) -> Scenario:
+    """The same scenario with every fault removed (scheduled and random): the no-fault twin.
+
+    Run with the same seed it has the same topology and the same arrivals (each has its own
+    random stream), so the difference between the two runs is the faults' effect."""
+    faults = scenario.faults.model_copy(update={
+        "scheduled": [],
+        "random": scenario.faults.random.model_copy(update={"msc_mtbf_hours": None})})
+    return scenario.model_copy(update={"faults": faults})
+
+
+_LABEL = {"msc_outage": "{target} down", "random_msc_outage": "{target} down (random outage)",
+          "link_down": "{target} down", "db_slowdown": "{target} {action}"}
+
+
+def fault_windows(actions: list[FaultAction], horizon: float) -> list[dict]:
+    """The intervals during which a fault is in force, from the applied plan (time order).
+
+    One window per outage, link failure or slowdown (``start_s`` to the repair, or to the
+    horizon when the repair falls after it). A hub failover gives two: the switch-over
+    (primary down, messages wait at their MSC) and the time on the backup site (to the
+    failback, or the horizon)."""
+    windows: list[dict] = []
+    open_: dict[tuple[str, str], tuple[float, str, str]] = {}
+
+    def close(key: tuple[str, str], t: float) -> None:
+        if key in open_:
+            start, target, label = open_.pop(key)
+            windows.append(dict(fault=key[0], target=target, label=label, start_s=start,
+                                end_s=min(t, horizon), until_horizon=t >= horizon))
+
+    for a in actions:
+        if a.fault == "hub_failover":
+            if a.action.startswith("down"):
+                close(("hub_failover", "backup"), a.time_s)
+                open_.setdefault(("hub_failover", "switch-over"),
+                                 (a.time_s, a.target, "hub switch-over (primary down)"))
+            elif a.action == "active":
+                close(("hub_failover", "switch-over"), a.time_s)
+                open_[("hub_failover", "backup")] = (a.time_s, a.target, "on the backup hub")
+            elif a.action == "failback":
+                close(("hub_failover", "switch-over"), a.time_s)
+                close(("hub_failover", "backup"), a.time_s)
+        elif a.action in ("up", "normal"):
+            close((a.fault, a.target), a.time_s)
+        else:
+            label = _LABEL.get(a.fault, "{target} {action}").format(target=a.target, action=a.action)
+            open_.setdefault((a.fault, a.target), (a.time_s, a.target, label))
+    for key in list(open_):
+        close(key, horizon)
+    windows.sort(key=lambda w: (w["start_s"], w["end_s"]))
+    return windows

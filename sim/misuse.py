@@ -27,6 +27,7 @@ import pandas as pd
 
 from sim.catalogue import ARCHETYPES, CATEGORY_NAMES, KEY_NAMES, PURPOSES, RIGHT_TO_KNOW
 from sim.config.journal import Incidents, Misuse
+from sim.errors import ScenarioError
 from sim.traffic import (
     ACHS_KEY_IDX,
     DAY,
@@ -96,8 +97,22 @@ class MisuseGenerator:
         self.rtk_rng = rtk_rng if rtk_rng is not None else rng.spawn(1)[0]
         ops = world.operators
         self.query_ops = np.flatnonzero(np.isin(ops.role, QUERY_ROLES)).astype(np.int32)
+        # misuse.agencies: only these agencies' operators misuse (agency_purpose keeps DHS)
+        self.allowed = np.ones(len(world.agencies), dtype=bool)
+        if cfg.agencies:
+            names = world.agencies["name"].tolist()
+            unknown = [a for a in cfg.agencies if a not in names]
+            if unknown:
+                raise ScenarioError(f"misuse.agencies: unknown agency {unknown[0]!r} in this topology "
+                                    f"(e.g. {', '.join(names[:3])})")
+            self.allowed = world.agencies["name"].isin(cfg.agencies).to_numpy()
+            self.query_ops = self.query_ops[self.allowed[ops.agency[self.query_ops]]]
+            if not len(self.query_ops):
+                raise ScenarioError(f"misuse.agencies: {', '.join(cfg.agencies)} have no operators "
+                                    "who can query")
         self.parts: list[dict[str, np.ndarray]] = []
         self.incidents: list[dict] = []
+        self.used: set[int] = set()  # operators picked so far (misuse.distinct_actors)
 
     # ------------------------------------------------------------------ plumbing
     def _incident(self, archetype: str, category: str, actors, victims, start_day, end_day, n,
@@ -168,12 +183,28 @@ class MisuseGenerator:
             "incident_id": np.broadcast_to(np.asarray(incident_ids), n).astype(np.int32),
         })
 
-    def _count(self, rate_per_year: float, years: float) -> int:
-        return int(self.rng.poisson(rate_per_year * years * self.cfg.prevalence_scale))
+    def _count(self, inc: Incidents, years: float) -> int:
+        """How many incidents: exactly `inc.incidents` when given, else a Poisson count."""
+        if inc.incidents is not None:
+            return inc.incidents
+        return int(self.rng.poisson(inc.incidents_per_year * years * self.cfg.prevalence_scale))
+
+    def _start(self, inc: Incidents, first: int, last: int, after: int = 0) -> int:
+        """An incident's first day: uniform over the horizon; with an exact count, placed so the
+        incident (and `after` more days, e.g. an inquiry it triggers) ends inside it."""
+        if inc.incidents is None:
+            return int(self.rng.integers(first, last))
+        latest = last - int(np.ceil(inc.duration_days)) - after
+        return int(self.rng.integers(first, max(first, latest) + 1))
 
     def _pick_ops(self, k: int, pool: np.ndarray | None = None) -> np.ndarray:
         pool = self.query_ops if pool is None else pool
-        return self.rng.choice(pool, size=min(k, len(pool)), replace=False).astype(np.int32)
+        if self.cfg.distinct_actors:  # operators no earlier incident used, while enough remain
+            fresh = pool[~np.isin(pool, list(self.used))]
+            pool = fresh if len(fresh) >= min(k, len(pool)) else pool
+        picked = self.rng.choice(pool, size=min(k, len(pool)), replace=False).astype(np.int32)
+        self.used.update(picked.tolist())
+        return picked
 
     def _days_in(self, start: int, length: float, n: int, first: int, last: int) -> np.ndarray:
         d = start + (self.rng.random(n) * length).astype(np.int64)
@@ -210,10 +241,13 @@ class MisuseGenerator:
     def _occasional(self, first: int, last: int, years: float) -> None:
         o = self.cfg.occasional
         rng, w = self.rng, self.world
-        users = self.query_ops[rng.random(len(self.query_ops)) < o.user_share]
+        if o.incidents is not None:  # exactly this many users, each at least one lookup
+            users = np.sort(self._pick_ops(o.incidents))
+        else:
+            users = self.query_ops[rng.random(len(self.query_ops)) < o.user_share]
         sigma = o.heavy_tail_sigma
         rate = o.lookups_per_year * rng.lognormal(-sigma**2 / 2, sigma, len(users))
-        n = rng.poisson(rate * years * self.cfg.prevalence_scale)
+        n = rng.poisson(rate * years * self.cfg.prevalence_scale) + (o.incidents is not None)
         users, n = users[n > 0], n[n > 0]
         ops = np.repeat(users, n)
         m = len(ops)
@@ -273,10 +307,11 @@ class MisuseGenerator:
     def _simple(self, inc: Incidents, archetype: str, first: int, last: int, years: float) -> None:
         """One actor, a few victims, lookups spread over the incident's duration."""
         rng, w, pop = self.rng, self.world, self.lawful.pop
-        for _ in range(self._count(inc.incidents_per_year, years)):
-            start = int(rng.integers(first, last))
+        for _ in range(self._count(inc, years)):
+            start = self._start(inc, first, last)
             actor = self._pick_ops(1)
             if archetype == "lone_snooper":  # a man looking up women he found attractive
+                self.used.discard(int(actor[0]))  # drawn, then replaced by a man
                 men = self.query_ops[w.subjects.sex[w.operators.subject[self.query_ops]] == 1]
                 actor = self._pick_ops(1, men if len(men) else None)
             n = int(rng.integers(inc.lookups.min, inc.lookups.max + 1))
@@ -303,8 +338,8 @@ class MisuseGenerator:
         rows; the stalking itself is not in the journal."""
         inc = self.cfg.serious_case
         rng, w, pop = self.rng, self.world, self.lawful.pop
-        for _ in range(self._count(inc.incidents_per_year, years)):
-            start = int(rng.integers(first, last))
+        for _ in range(self._count(inc, years)):
+            start = self._start(inc, first, last, inc.investigation_delay_days.max)
             actor = self._pick_ops(1)
             n = int(rng.integers(inc.lookups.min, inc.lookups.max + 1))
             subj, kinds = w.relations.of(int(actor[0]))
@@ -332,8 +367,8 @@ class MisuseGenerator:
         """A unit runs CCW/licensing applicants through ACHS, believing it is allowed."""
         rng, w, pop = self.rng, self.world, self.lawful.pop
         types = w.agencies["agency_type"].to_numpy()
-        eligible = np.isin(types, ["sheriff"] if sheriff_only else ["sheriff", "police"])
-        for _ in range(self._count(inc.incidents_per_year, years)):
+        eligible = np.isin(types, ["sheriff"] if sheriff_only else ["sheriff", "police"]) & self.allowed
+        for _ in range(self._count(inc, years)):
             sizes = w.agencies["devices"].to_numpy() * eligible
             if sizes.sum() == 0:
                 return
@@ -347,7 +382,7 @@ class MisuseGenerator:
             n = int(rng.integers(inc.lookups.min, inc.lookups.max + 1))
             op = actors[rng.integers(0, len(actors), n)]
             victims = pop.local(np.full(n, w.agencies["county_idx"].iat[agency]), rng.random(n))
-            start = int(rng.integers(first, last))
+            start = self._start(inc, first, last)
             iid = self._incident(archetype, "achs_licensing", actors, victims, start,
                                  start + inc.duration_days, n)
             stated = np.array([P["licensing"], P["employment"], P["investigation"]])
@@ -387,7 +422,7 @@ class MisuseGenerator:
         """An operator lends a login: rows carry the owner's id but another person's device/shift."""
         inc = self.cfg.credential_sharing
         rng, w, pop = self.rng, self.world, self.lawful.pop
-        for _ in range(self._count(inc.incidents_per_year, years)):
+        for _ in range(self._count(inc, years)):
             owner = self._pick_ops(1)
             agency = int(w.operators.agency[owner[0]])
             lo, hi = self.lawful.op_ptr[agency], self.lawful.op_ptr[agency + 1]
@@ -397,11 +432,15 @@ class MisuseGenerator:
             weak = others[(w.operators.role[others] == PRACTITIONER)
                           | ~w.operators.certified_on(w.reference_day, others)]
             pool = weak if len(weak) else others
+            if self.cfg.distinct_actors and len(pool):  # someone no earlier incident involved
+                fresh = pool[~np.isin(pool, list(self.used))]
+                pool = fresh if len(fresh) else pool
             borrower = int(rng.choice(pool)) if len(pool) else int(owner[0])
+            self.used.add(borrower)
             n = int(rng.integers(inc.lookups.min, inc.lookups.max + 1))
             lends_session = rng.random() < 0.5
             category = "allowing_login_use" if lends_session else "sharing_credentials"
-            start = int(rng.integers(first, last))
+            start = self._start(inc, first, last)
             victims = pop.local(np.full(n, pop.op_county[owner[0]]), rng.random(n))
             iid = self._incident("credential_sharing", category, [owner[0], borrower], victims, start,
                                  start + inc.duration_days, n)
@@ -422,11 +461,11 @@ class MisuseGenerator:
         rng, w = self.rng, self.world
         if not len(w.high_profile_ids):
             return
-        for _ in range(self._count(inc.incidents_per_year, years)):
+        for _ in range(self._count(inc, years)):
             star = int(rng.choice(w.high_profile_ids))
             k = int(rng.integers(inc.lookups.min, inc.lookups.max + 1))
             actors = self._pick_ops(k)
-            start = int(rng.integers(first, last))
+            start = self._start(inc, first, last)
             iid = self._incident("curiosity_burst", "high_profile_lookup", actors, [star], start,
                                  start + inc.duration_days, len(actors))
             # interest decays after the news: exponential delay, mean a third of the window

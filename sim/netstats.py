@@ -143,3 +143,86 @@ def timeline(messages: pd.DataFrame, timeout: float, bin_s: float = 60.0) -> pd.
     g = rt.groupby(m.loc[rt.index, "bin_start_s"])
     q = pd.DataFrame({"p50_s": g.quantile(0.50), "p95_s": g.quantile(0.95), "p99_s": g.quantile(0.99)})
     return counts[list(STATES)].join(q, how="left").reset_index()
+
+
+def response_summary(messages: pd.DataFrame, timeout: float) -> dict:
+    """Headline response-time figures of a set of messages, both ways, labelled by name:
+
+    * ``p50_s``/``p95_s``/``p99_s``/``mean_s``: answered messages only (timed-out ones left out,
+      so these look better as more messages time out);
+    * ``p95_censored_s``/``p99_censored_s``: the sender's view, timed-out messages counted at
+      the timeout (`sender_response_times`); equal to the timeout once more than 5% (1%) of
+      the senders who waited timed out;
+    * ``waited``: the censored sample (answered + timed out), ``waited_timed_out_share``: the
+      share of it that timed out; ``answered_share``/``rejected_share``/``timed_out_share``:
+      shares of all messages given.
+    """
+    n = len(messages)
+    state = messages["state"]
+    answered = messages.loc[state == "answered", "response_s"]
+    rt = sender_response_times(messages, timeout)
+    timed_out = int((state == "timed_out").sum())
+
+    def q(x: pd.Series, p: float) -> float | None:
+        return float(x.quantile(p)) if len(x) else None
+
+    return {
+        "messages": n,
+        "answered_share": float((state == "answered").sum()) / n if n else None,
+        "rejected_share": float((state == "rejected").sum()) / n if n else None,
+        "timed_out_share": timed_out / n if n else None,
+        "mean_s": float(answered.mean()) if len(answered) else None,
+        "p50_s": q(answered, 0.50),
+        "p95_s": q(answered, 0.95),
+        "p99_s": q(answered, 0.99),
+        "p50_censored_s": q(rt, 0.50),
+        "p95_censored_s": q(rt, 0.95),
+        "p99_censored_s": q(rt, 0.99),
+        "waited": len(rt),
+        "waited_timed_out_share": timed_out / len(rt) if len(rt) else None,
+        "response_timeout_s": float(timeout),
+    }
+
+
+def mark_faults(tl: pd.DataFrame, windows: list[dict], bin_s: float = 60.0) -> pd.DataFrame:
+    """The timeline with a ``fault`` column: the labels of the fault windows overlapping each
+    bin ("; "-joined, empty when none)."""
+    starts = tl["bin_start_s"].to_numpy(dtype=float)
+    labels = []
+    for b in starts:
+        hit = [w["label"] for w in windows if w["start_s"] < b + bin_s and w["end_s"] > b]
+        labels.append("; ".join(dict.fromkeys(hit)))
+    return tl.assign(fault=labels)
+
+
+COMPARED = ("messages", "answered", "rejected", "timed_out", "lost_in_node", "p95_s", "p95_censored_s")
+
+
+def window_comparison(with_fault: pd.DataFrame, without: pd.DataFrame, windows: list[dict],
+                      timeout: float) -> pd.DataFrame:
+    """Per fault window, messages created in it with the fault and in the no-fault twin (same
+    seed, same arrivals): counts by end state, messages lost inside a failed node, and the
+    p95 both ways. Long format: window, start_s, end_s, measure, with_fault, without_fault,
+    difference."""
+    rows = []
+
+    def figures(m: pd.DataFrame, start: float, end: float) -> dict:
+        w = m[(m["created_s"] >= start) & (m["created_s"] < end)]
+        s = response_summary(w, timeout)
+        counts = w["state"].value_counts()
+        return {"messages": len(w), "answered": int(counts.get("answered", 0)),
+                "rejected": int(counts.get("rejected", 0)),
+                "timed_out": int(counts.get("timed_out", 0)),
+                "lost_in_node": int((w["reason"] == "failed_in_node").sum()),
+                "p95_s": s["p95_s"], "p95_censored_s": s["p95_censored_s"]}
+
+    for w in windows:
+        a = figures(with_fault, w["start_s"], w["end_s"])
+        b = figures(without, w["start_s"], w["end_s"])
+        for name in COMPARED:
+            x, y = a[name], b[name]
+            diff = None if x is None or y is None else x - y
+            rows.append(dict(window=w["label"], start_s=w["start_s"], end_s=w["end_s"], measure=name,
+                             with_fault=x, without_fault=y, difference=diff))
+    return pd.DataFrame(rows, columns=["window", "start_s", "end_s", "measure", "with_fault",
+                                       "without_fault", "difference"])

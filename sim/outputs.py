@@ -102,9 +102,13 @@ def write_network_run(run, directory: Path, scenario_path: str | None = None) ->
     directory = Path(directory)
     if run.scenario.outputs.messages:
         pq.write_table(run.messages, directory / "messages.parquet")
-    for name, df in (("nodes", run.nodes), ("e2e_by_county", run.by_county),
-                     ("e2e_by_database", run.by_database), ("faults", run.faults),
-                     ("timeline", run.timeline)):
+    tables = [("nodes", run.nodes), ("e2e_by_county", run.by_county),
+              ("e2e_by_database", run.by_database), ("faults", run.faults),
+              ("timeline", run.timeline)]
+    twin = getattr(run, "baseline", None)
+    if twin is not None:  # the no-fault twin's timeline and the fault-window comparison
+        tables += [("timeline_baseline", twin.timeline), ("fault_comparison", run.fault_comparison)]
+    for name, df in tables:
         df.to_parquet(directory / f"{name}.parquet", index=False)
         df.to_csv(directory / f"{name}.csv", index=False)
     write_manifest(
@@ -119,19 +123,25 @@ def write_network_run(run, directory: Path, scenario_path: str | None = None) ->
         warmup_s=run.warmup_s,
         wall_s=run.summary.get("wall_s"),
         summary=run.summary,
+        fault_windows=getattr(run, "fault_windows", []),
+        baseline=None if twin is None else {
+            "what": "no-fault twin: same scenario and seed with the faults removed (same arrivals)",
+            "summary": twin.summary},
     )
 
 
 OVERSIGHT_TABLES = ("alerts", "complaints", "investigations", "discipline", "reports", "follow_ups",
                     "compliance", "public_list", "audits", "cac_meetings", "sanctions", "truth",
                     "misuse_journal", "incidents", "agencies", "yearly", "cac_items",
-                    "filing_decisions", "behaviour_events")
+                    "filing_decisions", "behaviour_events", "incident_journal", "incident_people",
+                    "shadow_rules", "shadow_hits")
 
 
 def write_oversight_run(result, directory: Path, scenario_path: str | None = None) -> dict:
     """Event tables (Parquet; summaries also CSV), detection metrics and the manifest."""
     import pandas as pd
 
+    from sim.measures import catalogue_frame
     from sim.metrics import detection_metrics
 
     directory = Path(directory)
@@ -141,8 +151,11 @@ def write_oversight_run(result, directory: Path, scenario_path: str | None = Non
         df.to_parquet(directory / f"{name}.parquet", index=False)
     for name in ("yearly", "reports", "compliance", "sanctions", "public_list", "cac_items", "audits"):
         getattr(result, name).to_csv(directory / f"{name}.csv", index=False)
-    reviews = int((result.alerts["status"] == "reviewed").sum()) if len(result.alerts) else 0
-    metrics = detection_metrics(result.alerts, result.truth, result.incidents, reviews)
+    catalogue_frame(result.tail_days).to_csv(directory / "measures.csv", index=False)
+    # detection quality over the reported years, the window of every yearly measure
+    alerts, truth = result.in_reported_years(result.alerts), result.in_reported_years(result.truth)
+    reviews = int((alerts["status"] == "reviewed").sum()) if len(alerts) else 0
+    metrics = detection_metrics(alerts, truth, result.incidents, reviews)
     for name, df in metrics.items():
         df.to_csv(directory / f"metrics_{name}.csv", index=False)
     removed = result.agencies.loc[result.agencies["removed"], "ori"].tolist()
@@ -157,6 +170,7 @@ def write_oversight_run(result, directory: Path, scenario_path: str | None = Non
         scenario_file=scenario_path, scenario=result.scenario.model_dump(mode="json"),
         seed=result.seed, first_day=result.first_day, days=result.days,
         removed_agency_oris=removed, wall_s=result.summary.get("wall_s"),
+        reported_days=list(result.reported_days), tail_days=result.tail_days,
         yearly=result.yearly.to_dict(orient="records"),
     )
     return metrics

@@ -19,9 +19,18 @@ import pyarrow as pa
 from sim.arrivals import PoissonArrivals, ReplayArrivals
 from sim.config import Scenario
 from sim.errors import ScenarioError
-from sim.faults import fault_process, plan_faults
+from sim.faults import fault_process, fault_windows, has_faults, plan_faults, without_faults
 from sim.model import CletsNetwork
-from sim.netstats import end_to_end, message_table, node_stats, state_counts, timeline
+from sim.netstats import (
+    end_to_end,
+    mark_faults,
+    message_table,
+    node_stats,
+    response_summary,
+    state_counts,
+    timeline,
+    window_comparison,
+)
 from sim.rng import Streams
 from topology.builder import build_topology
 
@@ -40,6 +49,11 @@ class NetworkRun:
     faults: pd.DataFrame
     timeline: pd.DataFrame
     summary: dict = field(default_factory=dict)
+    # the intervals the faults were in force (`sim.faults.fault_windows`)
+    fault_windows: list[dict] = field(default_factory=list)
+    # the no-fault twin (same scenario and seed, faults removed) and the per-window comparison
+    baseline: NetworkRun | None = None
+    fault_comparison: pd.DataFrame | None = None
 
 
 def prepare(scenario: Scenario, seed: int | None = None, load_factor: float | None = None,
@@ -101,8 +115,29 @@ def simulate_network(
     graph: nx.DiGraph | None = None,
     progress: Callable[[float], None] | None = None,
     focus_county: str | None = None,
+    twin: bool = False,
 ) -> NetworkRun:
-    """Run the message-level model for the scenario's horizon and summarise it."""
+    """Run the message-level model for the scenario's horizon and summarise it.
+
+    With ``twin`` and a scenario that has faults, the same scenario and seed is run again
+    with the faults removed (common random numbers: same topology, same arrivals), attached
+    as ``run.baseline`` with the per-window comparison ``run.fault_comparison``. It doubles
+    the run time; ``progress`` then goes 0-0.5 for the faulted run and 0.5-1 for the twin.
+    """
+    if twin and has_faults(scenario):
+        half = (lambda f: progress(f / 2)) if progress is not None else None
+        run = simulate_network(scenario, seed, load_factor, graph, half, focus_county)
+        rest = (lambda f: progress(0.5 + f / 2)) if progress is not None else None
+        base = simulate_network(without_faults(scenario), run.seed, load_factor, graph, rest,
+                                focus_county)
+        cols = ["created_s", "state", "reason", "response_s"]
+        run.baseline = base
+        run.fault_comparison = window_comparison(
+            run.messages.select(cols).to_pandas(), base.messages.select(cols).to_pandas(),
+            run.fault_windows, scenario.network.response_timeout_s)
+        run.summary["wall_s"] += base.summary["wall_s"]
+        run.summary["baseline_wall_s"] = base.summary["wall_s"]
+        return run
     wall0 = time.perf_counter()
     model, source, streams = prepare(scenario, seed, load_factor, graph, focus_county)
     scenario = model.scenario
@@ -132,17 +167,18 @@ def simulate_network(
     nodes = node_stats(model, horizon)
     by_county = end_to_end(msg_df, "county", warmup)
     by_database = end_to_end(msg_df[msg_df["database"].notna()], "database", warmup)
-    per_minute = timeline(msg_df, scenario.network.response_timeout_s)
+    windows = fault_windows(actions, horizon)
+    per_minute = mark_faults(timeline(msg_df, scenario.network.response_timeout_s), windows)
     counts = state_counts(msg_df)
-    measured = msg_df[(msg_df["created_s"] >= warmup) & (msg_df["state"] == "answered")]["response_s"]
+    # headline response times over messages created after the warm-up, both ways: answered
+    # only (p50_s ... p99_s, mean_s) and timed-out counted at the timeout (*_censored_s)
+    after = response_summary(msg_df[msg_df["created_s"] >= warmup], scenario.network.response_timeout_s)
     summary = {
         "generated": len(msg_df),
         "finalized": model.log.finalized,
         **counts,
-        "p50_s": float(measured.quantile(0.50)) if len(measured) else None,
-        "p95_s": float(measured.quantile(0.95)) if len(measured) else None,
-        "p99_s": float(measured.quantile(0.99)) if len(measured) else None,
-        "mean_s": float(measured.mean()) if len(measured) else None,
+        "measured": after.pop("messages"),
+        **after,
         "expected_messages": source.expected_count(0.0, horizon),
         "devices": len(model.device_names),
         "stations": len(model.stations),
@@ -155,7 +191,7 @@ def simulate_network(
     )
     lf = load_factor if focus_county is not None and load_factor is not None else scenario.traffic.load_factor
     return NetworkRun(scenario, streams.root_seed, lf, horizon, warmup,
-                      messages, nodes, by_county, by_database, faults, per_minute, summary)
+                      messages, nodes, by_county, by_database, faults, per_minute, summary, windows)
 
 
 def preflight(scenario: Scenario, seed: int, focus_county: str | None = None) -> None:

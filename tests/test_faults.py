@@ -171,3 +171,150 @@ def test_back_to_back_failovers_hold_waiting_messages_until_a_site_is_active():
     assert len(held) > 10 and (held["state"] == "answered").all()
     assert (held["end_s"] >= 500).all()  # they waited through both switch-overs
     assert (run.nodes["balance"] == 0).all()
+
+
+# ------------------------------------------------------------------ censored p95, windows, twin
+
+
+def test_censored_p95_is_at_least_the_answered_one_on_any_sample():
+    """Timed-out messages enter at the timeout, above every answered time, so no quantile can
+    fall; once more than 5% of the senders who waited timed out, the p95 is the timeout."""
+    from sim.netstats import response_summary
+
+    rng = np.random.default_rng(0)
+    for k in range(200):
+        n = int(rng.integers(20, 400))
+        share = rng.uniform(0, 0.15)
+        state = np.where(rng.random(n) < share, "timed_out", "answered")
+        state[rng.random(n) < 0.05] = "rejected"
+        rt = rng.lognormal(0, 1, n).clip(max=29.9)
+        m = pd.DataFrame({"state": state, "response_s": np.where(state == "answered", rt, np.nan)})
+        if not (m["state"] == "answered").any():
+            continue
+        s = response_summary(m, 30.0)
+        assert s["p95_censored_s"] >= s["p95_s"], k
+        waited = m[m["state"] != "rejected"]
+        timed_out = (waited["state"] == "timed_out").sum()
+        assert s["waited"] == len(waited) and s["waited_timed_out_share"] == timed_out / len(waited)
+        # np.quantile's p95 lies between order statistics floor/ceil of 0.95 (n-1): both are the
+        # timeout when the timed-out block covers them
+        if timed_out > 0.05 * (len(waited) - 1) + 1:
+            assert s["p95_censored_s"] == 30.0, k
+        if timed_out == 0:
+            assert s["p95_censored_s"] == s["p95_s"]
+
+
+def test_run_summary_carries_both_p95s():
+    # a 0.6 s timeout: many answers are late, far more than 5% of the senders time out
+    run = simulate_network(scenario(network={"response_timeout_s": 0.6}), seed=8)
+    s = run.summary
+    assert s["waited_timed_out_share"] > 0.05
+    assert s["p95_censored_s"] == 0.6 and s["response_timeout_s"] == 0.6
+    assert s["p95_s"] <= 0.6 and s["p95_censored_s"] >= s["p95_s"]
+    m = messages(run)
+    waited = m[m["state"].isin(["answered", "timed_out"])]
+    assert s["waited"] == len(waited)
+    assert s["timed_out_share"] == pytest.approx((m["state"] == "timed_out").mean())
+    # nothing times out with a long timeout: both p95s are the same number
+    calm = simulate_network(scenario(network={"response_timeout_s": 600}), seed=8).summary
+    assert calm["timed_out"] == 0 and calm["p95_censored_s"] == calm["p95_s"]
+
+
+FAULTS = {"scheduled": [
+    {"kind": "msc_outage", "county": "Mono", "start_s": 300, "duration_s": 200},
+    {"kind": "hub_failover", "start_s": 600, "switchover_s": 60, "failback_after_s": 120},
+]}
+
+
+def test_fault_windows_follow_the_plan():
+    run = simulate_network(scenario(FAULTS, load=2.0), seed=13)
+    w = [(x["fault"], x["label"], x["start_s"], x["end_s"], x["until_horizon"]) for x in run.fault_windows]
+    assert w == [("msc_outage", "msc:Mono down", 300.0, 500.0, False),
+                 ("hub_failover", "hub switch-over (primary down)", 600.0, 660.0, False),
+                 ("hub_failover", "on the backup hub", 660.0, 780.0, False)]
+    tl = run.timeline.set_index("bin_start_s")["fault"]
+    assert set(tl[tl.str.contains("Mono")].index) == {300.0, 360.0, 420.0, 480.0}
+    assert set(tl[tl.str.contains("switch-over")].index) == {600.0}
+    assert set(tl[tl.str.contains("backup")].index) == {660.0, 720.0}
+    assert (tl.loc[[0.0, 240.0, 540.0, 780.0, 1200.0]] == "").all()
+
+
+def test_random_outage_windows_pair_each_failure_with_its_repair():
+    from sim.faults import has_faults, without_faults
+
+    scen = scenario({"random": {"msc_mtbf_hours": 0.2, "msc_mttr_minutes": 2}})
+    run = simulate_network(scen, seed=9)
+    f = run.faults
+    downs = f[f["action"] == "down"]
+    assert len(run.fault_windows) == len(downs) > 0
+    for w in run.fault_windows:
+        ups = f[(f["target"] == w["target"]) & (f["action"] == "up") & (f["time_s"] > w["start_s"])]
+        assert w["start_s"] in set(downs[downs["target"] == w["target"]]["time_s"])
+        assert w["end_s"] == (ups["time_s"].min() if len(ups) else HORIZON)
+    twin = without_faults(scen)
+    assert has_faults(scen) and not has_faults(twin)
+
+
+def test_no_fault_twin_has_the_same_arrivals_and_no_fault():
+    scen = scenario(FAULTS, load=2.0)
+    assert simulate_network(scen, seed=13).baseline is None  # only on request
+    run = simulate_network(scen, seed=13, twin=True)
+    base = run.baseline
+    assert base is not None and base.seed == run.seed
+    a, b = messages(run), messages(base)
+    # common random numbers: the same messages are created at the same instants by the same devices
+    assert base.summary["generated"] == run.summary["generated"]
+    np.testing.assert_array_equal(a["created_s"].to_numpy(), b["created_s"].to_numpy())
+    assert (a["device"].astype(str) == b["device"].astype(str)).all()
+    # and nothing fails in the twin
+    assert len(base.faults) == 0 and base.fault_windows == []
+    assert not b["reason"].isin(["node_down", "failed_in_node", "link_down"]).any()
+    assert base.nodes.set_index("node").loc["hub:backup", "completed"] == 0
+    # the comparison: same messages in each window, the fault's damage only with the fault
+    c = run.fault_comparison.set_index(["window", "measure"])
+    for w in run.fault_windows:
+        assert c.loc[(w["label"], "messages"), "with_fault"] == c.loc[(w["label"], "messages"),
+                                                                       "without_fault"]
+    assert c.loc[("msc:Mono down", "rejected"), "with_fault"] > 20
+    assert c.loc[("msc:Mono down", "rejected"), "without_fault"] == 0
+    sw = "hub switch-over (primary down)"
+    assert c.loc[(sw, "p95_censored_s"), "with_fault"] > 10 * c.loc[(sw, "p95_censored_s"), "without_fault"]
+    # a scenario without faults has no twin to run
+    assert simulate_network(scenario(), seed=13, twin=True).baseline is None
+
+
+def test_clets_run_writes_the_windows_the_twin_and_the_comparison(tmp_path):
+    import json
+
+    import yaml
+    from typer.testing import CliRunner
+
+    from sim.cli import app
+
+    d = small_scenario_dict()
+    d["horizon"] = {"start_hour": 16, "duration_s": 900, "warmup_s": 60}
+    d["traffic"] = {"load_factor": 2.0}
+    d["faults"] = FAULTS
+    scen = tmp_path / "f.yaml"
+    scen.write_text(yaml.safe_dump(d))
+    out = tmp_path / "run"
+    r = CliRunner().invoke(app, ["run", str(scen), "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    man = json.loads((out / "manifest.json").read_text())
+    assert [(w["fault"], w["start_s"], w["end_s"]) for w in man["fault_windows"]] == [
+        ("msc_outage", 300.0, 500.0), ("hub_failover", 600.0, 660.0), ("hub_failover", 660.0, 780.0)]
+    assert man["baseline"]["summary"]["generated"] == man["summary"]["generated"]
+    tl, base = pd.read_csv(out / "timeline.csv"), pd.read_csv(out / "timeline_baseline.csv")
+    assert list(tl["bin_start_s"]) == list(base["bin_start_s"])
+    states = ["in_flight", "answered", "rejected", "timed_out"]
+    # per minute the same messages were created in both runs
+    np.testing.assert_array_equal(tl[states].sum(axis=1), base[states].sum(axis=1))
+    assert tl["fault"].fillna("").str.contains("Mono").sum() == 4
+    cmp = pd.read_csv(out / "fault_comparison.csv")
+    assert set(cmp["window"]) == {w["label"] for w in man["fault_windows"]}
+    flat = " ".join(r.output.split())
+    assert "(answered only) /" in flat and "timed-out counted at the 30 s timeout" in flat
+    assert "no-fault twin" in flat and "with fault" in flat and "during the fault windows" in flat
+    html = (out / "report.html").read_text()
+    assert 'data-figure="timeline"' in html and "During the fault windows" in html
+    assert 'data-key="p95_censored_s"' in html

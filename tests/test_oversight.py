@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import date, timedelta
 from pathlib import Path
@@ -280,8 +281,12 @@ def test_metrics_are_recomputable_from_the_parquet_outputs(tmp_path):
     out = tmp_path / "out"
     res = CliRunner().invoke(app, ["run", str(scen), "--out", str(out)])
     assert res.exit_code == 0, res.output
+    lo, hi = json.loads((out / "manifest.json").read_text())["reported_days"]
     alerts = pd.read_parquet(out / "alerts.parquet")
     truth = pd.read_parquet(out / "truth.parquet")
+    assert (alerts["day"] < lo).any()  # the warm-up raised alerts: the window matters
+    alerts = alerts[alerts["day"].between(lo, hi - 1)]  # metrics cover the reported years
+    truth = truth[truth["day"].between(lo, hi - 1)]
     incidents = pd.read_parquet(out / "incidents.parquet")
     reviews = int((alerts["status"] == "reviewed").sum())
     again = detection_metrics(alerts, truth, incidents, reviews)

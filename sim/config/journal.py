@@ -134,6 +134,9 @@ class Occasional(Strict):
         1.0, description="mean misuse lookups a year of such an operator (plausible 0.8-1.5); "
         "user_share x lookups_per_year plausible 0.008-0.6 a user-year")
     heavy_tail_sigma: NonNegFloat = Field(1.1, description="lognormal spread of per-user rates")
+    incidents: NonNegInt | None = Field(
+        None, description="exactly this many users, each with 1 + Poisson(their rate) lookups "
+        "(a teaching run); null: user_share of the users")
     off_shift_share: Probability = 0.35
     category_mix: dict[str, NonNegFloat] = Field(
         default_factory=lambda: {
@@ -154,6 +157,9 @@ class Incidents(Strict):
     """An archetype that starts incidents at a rate; each has a size and a duration."""
 
     incidents_per_year: NonNegFloat
+    incidents: NonNegInt | None = Field(
+        None, description="exactly this many incidents over the journal, each placed so it fits in "
+        "it (a teaching run), instead of a Poisson count at incidents_per_year")
     lookups: Range
     actors: Range = Range(min=1, max=1)
     duration_days: PositiveFloat = 90
@@ -189,6 +195,12 @@ class AgencyPurpose(Strict):
 
 class Misuse(Strict):
     prevalence_scale: NonNegFloat = Field(1.0, description="multiplies every misuse rate (hidden prevalence)")
+    agencies: list[str] = Field(
+        default_factory=list, description="agency names whose operators misuse (a teaching run "
+        "centred on one agency); empty = any agency. agency_purpose keeps its DHS components")
+    distinct_actors: bool = Field(
+        False, description="each incident's operators are ones no earlier incident used, while "
+        "enough remain (a teaching run: one story per operator)")
     right_to_know_probability: Probability = Field(
         0.4, description="right to know entered on a misuse ACHS row (a cover; below the lawful rate)")
     occasional: Occasional = Occasional()

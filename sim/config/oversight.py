@@ -355,6 +355,10 @@ class Behaviour(Strict):
 
 class Oversight(Strict):
     years: PositiveInt = Field(1, description="calendar years reported, from journal.start_date")
+    days: PositiveInt | None = Field(
+        None, description="journal only this many days from journal.start_date (a teaching run of "
+        "a few weeks); the rest of the reported years is paperwork only: alert reviews, cases, "
+        "the year's HDC 0010 forms, census and CAC meetings still follow. null = the whole years")
     warmup_days: NonNegInt = Field(
         180, description="simulated before journal.start_date so complaints and cases are in flight"
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -45,6 +46,9 @@ class Capacity(Strict):
 class Outputs(Strict):
     dir: str = "results"
     messages: bool = Field(default=True, description="write per-message records (Parquet)")
+    case_viewer: bool = Field(
+        default=False, description="oversight runs: write cases.html, the trainer's case viewer, and "
+        "record what it needs (every rule not enabled run as shadow detection, not acted on)")
 
 
 class Sweep(Strict):
@@ -88,6 +92,18 @@ class Scenario(Strict):
     capacity: Capacity = Capacity()
     outputs: Outputs = Outputs()
     sweep: Sweep | None = None
+
+    @model_validator(mode="after")
+    def _journal_days_fit(self) -> Scenario:
+        o = self.oversight
+        if o.days is not None:
+            start = self.journal.start_date
+            end = date(start.year + o.years, 1, 1)
+            if start + timedelta(days=o.days) > end:
+                raise ValueError(f"oversight.days ({o.days}) runs past the reported years: from "
+                                 f"{start} at most {(end - start).days} days fit in "
+                                 f"oversight.years ({o.years})")
+        return self
 
 
 # --------------------------------------------------------------------------- loading

@@ -31,10 +31,14 @@ class Cac:
         self.sanctions: list[dict] = []
 
     def refer(self, agency: int, kind: str, k: int, detail: str, report_year: int | None = None) -> None:
+        """An item for the committee. Its `conduct_year` is the year of the conduct it answers
+        (the report year for a missing form, else the year of the finding), so an action
+        taken after that year is still counted against it."""
+        conduct = report_year if report_year is not None else self.m.clock.date_of(k).year
         self.items.append(dict(item_id=len(self.items), agency=int(agency), kind=kind,
                                referred_day=self.m.clock.abs(k), report_year=report_year,
-                               detail=detail, discussed=0, status="open", closed_day=None,
-                               action=None))
+                               conduct_year=conduct, detail=detail, discussed=0, status="open",
+                               closed_day=None, action=None))
 
     def process(self):
         m, env, cac = self.m, self.m.env, self.cfg
@@ -70,7 +74,7 @@ class Cac:
             if cac.enforce and u < cac.act_probability.get(it["kind"], 0.0):
                 step = self._step(it)
                 it.update(status="acted", closed_day=day, action=step)
-                self._sanction(k, it["agency"], step, f"{it['kind']}: {it['detail']}")
+                self._sanction(k, it["agency"], step, f"{it['kind']}: {it['detail']}", it)
                 actions += 1
             else:
                 it.update(status="closed", closed_day=day, action="discussed, no action")
@@ -84,11 +88,12 @@ class Cac:
             return self.cfg.first_step.get(item["kind"], "censure")
         return SANCTION_STEPS[min(level, len(SANCTION_STEPS) - 1)]
 
-    def _sanction(self, k: int, agency: int, step: str, why: str) -> None:
+    def _sanction(self, k: int, agency: int, step: str, why: str, item: dict) -> None:
         m = self.m
         day = m.clock.abs(k)
         self.level[agency] = max(self.level[agency], SANCTION_STEPS.index(step) + 1)
-        self.sanctions.append(dict(day=day, agency=agency, step=step, reason=why))
+        self.sanctions.append(dict(day=day, agency=agency, step=step, reason=why,
+                                   item_id=item["item_id"], conduct_year=item["conduct_year"]))
         members = m.reporting.members[m.reporting.pos[m.reporting.unit_of[agency]]]
         m.behaviour.on_sanction(k, agency)
         if step == "censure":
@@ -108,4 +113,5 @@ class Cac:
         if not self.m.removed[agency]:
             self.m.lawful.agency_active[members] = True
             self.sanctions.append(dict(day=since + self.cfg.suspension_days, agency=agency,
-                                       step="service_restored", reason="suspension ended"))
+                                       step="service_restored", reason="suspension ended",
+                                       item_id=None, conduct_year=None))

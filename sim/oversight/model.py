@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 import simpy
 
+from sim.caseviewer.record import CaseRecorder
 from sim.config import Scenario
 from sim.detection import Detector, HumanRows, Registry, empty_alerts
 from sim.journal import JournalGenerator
@@ -59,12 +60,20 @@ class OversightModel:
         end = date(start.year + cfg.years, 1, 1)
         fu = cfg.follow_up
         outreach = fu.calls_after_deadline * fu.call_interval_days if fu.regime == "proactive" else 0
-        # run past the last year's deadline, census, outreach and two CAC meetings after it
-        tail = 31 + max(cfg.reporting.census_days_after_deadline, outreach) + 200
+        # run past the last year's deadline, census and outreach, and long enough after it for
+        # the CAC to deliberate on (and act on) the last items: one meeting gap per discussion
+        days = sorted(cfg.cac.meeting_days_of_year)
+        gap = max(b - a for a, b in zip(days, days[1:] + [days[0] + 365]))
+        tail = 31 + max(cfg.reporting.census_days_after_deadline, outreach) \
+            + (cfg.cac.deliberation_meetings + 1) * gap
+        self.tail_days = tail
         self.clock = Clock(day_number(sim_start))
         self.first_day = self.clock.first_day
-        self.journal_days = (end - sim_start).days  # after the last reported year: paperwork only
-        self.n_days = self.journal_days + tail
+        # the journal runs to the end of the reported years, or `days` from the start (a teaching
+        # run); after it, paperwork only
+        journal_end = start + timedelta(days=cfg.days) if cfg.days else end
+        self.journal_days = (journal_end - sim_start).days
+        self.n_days = (end - sim_start).days + tail
         self.gen = JournalGenerator(scenario, streams, graph=graph, days=self.journal_days,
                                     automated=cfg.automated_rows, start=sim_start)
         self.world = w = self.gen.world
@@ -89,6 +98,8 @@ class OversightModel:
         self.alert_columns = AlertColumns()
         self.volume_by_year: dict[int, dict[str, int]] = {}
         self.potential_by_year: dict[int, int] = {}
+        # answer-key side, never read by detection: what the trainer's case viewer shows
+        self.case_records = CaseRecorder(self)
 
     # former attribute names (tests, benchmarks)
     @property
@@ -143,8 +154,10 @@ class OversightModel:
             op = rows.operator[np.searchsorted(rows.query_id, chunk.truth.column("query_id").to_numpy())]
             misuse = self.ledger.log_misuse(k, day, chunk, op)
         self.complaints.on_day(k, rows, misuse, chunk.misuse_index)
-        self._enqueue(self.detector.run_rows(rows, day))
-        if self.clock.date_of(k + 1).day == 1:
+        alerts = self.detector.run_rows(rows, day)
+        self.case_records.on_day(k, day, chunk, rows, alerts)
+        self._enqueue(alerts)
+        if self.clock.date_of(k + 1).day == 1 or k + 1 == self.journal_days:
             self._enqueue(self.detector.end_month(day))
 
     def _enqueue(self, alerts: pd.DataFrame | None) -> None:

@@ -42,6 +42,25 @@ class OversightResult:
     filing_decisions: pd.DataFrame = field(default_factory=pd.DataFrame)
     behaviour_events: pd.DataFrame = field(default_factory=pd.DataFrame)
     summary: dict = field(default_factory=dict)
+    tail_days: int = 0  # paperwork-only days simulated after the last reported year
+    # the trainer's case viewer (sim.caseviewer.record): answer-key side, never read by detection
+    incident_journal: pd.DataFrame = field(default_factory=pd.DataFrame)
+    incident_people: pd.DataFrame = field(default_factory=pd.DataFrame)
+    shadow_rules: pd.DataFrame = field(default_factory=pd.DataFrame)
+    shadow_hits: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    @property
+    def reported_days(self) -> tuple[int, int]:
+        """[first, end) day numbers of the reported years (warm-up and tail excluded)."""
+        start = self.scenario.journal.start_date.year
+        return day_number(date(start, 1, 1)), day_number(date(start + self.scenario.oversight.years, 1, 1))
+
+    def in_reported_years(self, df: pd.DataFrame, col: str = "day") -> pd.DataFrame:
+        lo, hi = self.reported_days
+        if not len(df):
+            return df
+        d = pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=np.float64)
+        return df[(d >= lo) & (d < hi)]
 
 
 def build_result(m) -> OversightResult:
@@ -57,8 +76,11 @@ def build_result(m) -> OversightResult:
 
     alerts = m.alert_table().copy()
     alerts["status"] = "pending"
+    reviewed_day = np.full(len(alerts), -1, dtype=np.int64)  # the wait = reviewed_day - day
     if m.cases.reviewed:
         alerts.loc[np.array([r[0] for r in m.cases.reviewed]), "status"] = "reviewed"
+        reviewed_day[np.array([r[0] for r in m.cases.reviewed])] = [r[1] for r in m.cases.reviewed]
+    alerts["reviewed_day"] = pd.arrays.IntegerArray(reviewed_day, reviewed_day < 0)
     if m.cases.dropped:
         alerts.loc[np.concatenate(m.cases.dropped), "status"] = "dropped"
     led = m.ledger
@@ -69,14 +91,15 @@ def build_result(m) -> OversightResult:
     level = m.cac.level
     result = OversightResult(
         scenario=m.scenario, seed=m.streams.root_seed, first_day=m.clock.first_day,
-        days=m.n_days, alerts=alerts,
+        days=m.n_days, tail_days=m.tail_days, alerts=alerts,
         complaints=pd.DataFrame(m.complaints.rows),
         investigations=with_agency(m.cases.cases), discipline=with_agency(m.cases.discipline),
         reports=with_agency(m.reporting.reports), follow_ups=pd.DataFrame(m.reporting.follow_ups),
         compliance=pd.DataFrame(m.reporting.compliance),
         public_list=with_agency(m.reporting.public_list, ["report_year", "agency", "listed_day"]),
         audits=with_agency(m.audits.rows), cac_meetings=pd.DataFrame(m.cac.meetings),
-        sanctions=with_agency(m.cac.sanctions, ["day", "agency", "step", "reason"]),
+        sanctions=with_agency(m.cac.sanctions, ["day", "agency", "step", "reason", "item_id",
+                                                "conduct_year"]),
         truth=truth, incidents=_realised(m.gen.misuse.incidents, truth),
         misuse_journal=(pa.concat_tables(led.misuse_journal_parts).to_pandas()
                         if led.misuse_journal_parts else pd.DataFrame()),
@@ -85,11 +108,13 @@ def build_result(m) -> OversightResult:
                               reporting_unit=m.reporting.unit_of),
         yearly=pd.DataFrame(),
         cac_items=with_agency(m.cac.items, ["item_id", "agency", "kind", "referred_day", "report_year",
-                                            "detail", "discussed", "status", "closed_day", "action"]),
+                                            "conduct_year", "detail", "discussed", "status", "closed_day", "action"]),
         filing_decisions=pd.DataFrame(m.reporting.decisions),
         behaviour_events=pd.DataFrame(m.behaviour.events, columns=["day", "agency", "operator", "kind"]),
     )
     result.yearly = yearly_summary(result, m.volume_by_year, m.potential_by_year, m.audits.spent)
+    for name, df in m.case_records.tables(result.incidents, truth, result.misuse_journal).items():
+        setattr(result, name, df)
     return result
 
 
@@ -117,6 +142,8 @@ def yearly_summary(r: OversightResult, volume: dict, potential: dict, auditor_da
     """Per reported calendar year: truth, alerts, cases, audits, forms, compliance, CAC actions."""
     start = r.scenario.journal.start_date.year
     rows = []
+    alerted = r.alerts["query_id"].dropna() if len(r.alerts) else pd.Series(dtype=float)
+    flagged = set(alerted.astype(np.int64).tolist())
     for y in range(start, start + r.scenario.oversight.years):
         t = _in_year(r.truth, "day", y)
         a = _in_year(r.alerts, "day", y)
@@ -125,7 +152,8 @@ def yearly_summary(r: OversightResult, volume: dict, potential: dict, auditor_da
         au = _in_year(r.audits, "day", y)
         rep = r.reports[r.reports["report_year"] == y] if len(r.reports) else r.reports
         comp = r.compliance[r.compliance["report_year"] == y] if len(r.compliance) else r.compliance
-        s = _in_year(r.sanctions, "day", y)
+        s = r.sanctions[r.sanctions["conduct_year"] == y] if len(r.sanctions) else r.sanctions
+        items = r.cac_items[r.cac_items["conduct_year"] == y] if len(r.cac_items) else r.cac_items
         vol = volume.get(y, {})
         row = dict(
             year=y,
@@ -134,6 +162,7 @@ def yearly_summary(r: OversightResult, volume: dict, potential: dict, auditor_da
             potential_misuse_rows=potential.get(y, 0),
             true_misuse_rows=len(t),
             true_misuse_incidents=int(t["incident_id"].nunique()) if len(t) else 0,
+            misuse_rows_flagged=int(t["query_id"].isin(flagged).sum()) if len(t) else 0,
             alerts=len(a),
             alerts_reviewed=int((a["status"] == "reviewed").sum()) if len(a) else 0,
             alerts_dropped=int((a["status"] == "dropped").sum()) if len(a) else 0,
@@ -152,6 +181,7 @@ def yearly_summary(r: OversightResult, volume: dict, potential: dict, auditor_da
             reported_dismissed=int(rep[["action_resignation", "action_termination"]].sum().sum())
             if len(rep) else 0,
             reported_share=float(comp["reported_share"].iloc[0]) if len(comp) else float("nan"),
+            cac_items=len(items),
             sanctions=int(s["step"].isin(SANCTION_STEPS).sum()) if len(s) else 0,
         )
         for kind in ALERT_KINDS:

@@ -1,0 +1,136 @@
+"""Shared parts of the `clets` command: the app, user errors, progress bars, seeds, output folders.
+
+Every user mistake (bad YAML, unknown key or name, bad range, missing or unwritable
+path) ends with one message on stderr naming the field and the value, and exit
+code 2; nothing half-written is left looking complete.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from sim.config import Scenario
+from sim.errors import ScenarioError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="CLETS testbed: discrete-event simulation of California's law-enforcement network.",
+)
+out = Console(force_jupyter=False)
+err = Console(stderr=True, force_jupyter=False)
+
+
+def _fit_width() -> None:
+    """Console width for this command: $COLUMNS when set, the terminal's own width, else 160
+    (piped or captured output - logs, CI, notebooks - keeps one line per table row)."""
+    cols = os.environ.get("COLUMNS", "")
+    width = int(cols) if cols.isdigit() and int(cols) > 0 else None
+    if width is None and not sys.stdout.isatty():
+        width = 160
+    for console in (out, err):
+        if width is not None:
+            console.width = width
+
+
+def user_errors(fn):
+    """Turn ScenarioError into one clear line and exit code 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        _fit_width()
+        try:
+            return fn(*args, **kwargs)
+        except ScenarioError as e:
+            err.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            err.print("interrupted; partial results were removed")
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>5.1f}%"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=False,
+    )
+
+
+class LazyBar:
+    """A progress bar that appears on the first update, so input errors found while
+    preparing a run are not preceded by an empty bar."""
+
+    def __init__(self, description: str, total: float):
+        self.description, self.total = description, total
+        self.progress: Progress | None = None
+        self.task = None
+
+    def update(self, completed: float | None = None, advance: float | None = None) -> None:
+        if self.progress is None:
+            self.progress = _progress()
+            self.progress.start()
+            self.task = self.progress.add_task(self.description, total=self.total)
+        if completed is not None:
+            self.progress.update(self.task, completed=completed)
+        if advance is not None:
+            self.progress.advance(self.task, advance)
+
+    def __enter__(self) -> LazyBar:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+
+def _resolve_county(name: str) -> str:
+    from topology.counties import county_names
+
+    for c in county_names():
+        if c.lower() == name.strip().lower():
+            return c
+    raise ScenarioError(f"--county: unknown county {name!r} (expected one of the 58, e.g. 'Orange')")
+
+
+def _seed(scenario: Scenario, seed: Optional[int]) -> int:
+    from sim.rng import draw_root_seed
+
+    if seed is not None and seed < 0:
+        raise ScenarioError(f"--seed: must be >= 0 (got {seed})")
+    if seed is not None:
+        return seed
+    return scenario.seed if scenario.seed is not None else draw_root_seed()
+
+
+def _out_dir(scenario: Scenario, out_opt: Optional[Path], seed: int, what: str = "") -> Path:
+    from sim.outputs import new_run_id
+
+    if out_opt is not None:
+        return out_opt
+    return Path(scenario.outputs.dir) / scenario.name / (what + new_run_id(seed))
+
+
+def _report(target: Path) -> None:
+    """Write report.html into a finished run directory and say where it is."""
+    from sim.report import write_report
+
+    path = write_report(target)
+    out.print(f"report: [bold]{path}[/]")
+
+

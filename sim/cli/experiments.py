@@ -1,0 +1,164 @@
+"""`clets sweep` (and replicated runs): many runs under common random numbers, summarised."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from sim.cli.common import (
+    LazyBar,
+    _report,
+    app,
+    err,
+    out,
+    user_errors,
+)
+from sim.config import Scenario, load_scenario
+from sim.errors import ScenarioError
+
+
+@app.command()
+@user_errors
+def sweep(
+    scenario_file: Path = typer.Argument(..., metavar="SCENARIO", help="scenario YAML with a sweep: block"),
+    replications: Optional[int] = typer.Option(None, help="override sweep.replications"),
+    workers: int = typer.Option(1, help="parallel processes (or Dask workers with --dask)"),
+    scheduler: Optional[str] = typer.Option(None, help="address of an existing Dask scheduler"),
+    dask: bool = typer.Option(False, "--dask", help="run on a local Dask cluster of --workers"),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="sweep directory (reused to resume)"),
+    quiet: bool = typer.Option(False, "--quiet", help="no progress bar (CI)"),
+) -> None:
+    """Run every point of the scenario's sweep x replications (common random numbers); summarise
+    with 95% CIs and paired differences against the baseline; finished runs are not rerun."""
+    import hashlib
+    import json
+
+    scenario = load_scenario(scenario_file)
+    if scenario.sweep is None:
+        raise ScenarioError(f"{scenario_file}: no sweep: block (see docs/experiments.md)")
+    if replications is not None and replications < 1:
+        raise ScenarioError(f"--replications: must be >= 1 (got {replications})")
+    if workers < 1:
+        raise ScenarioError(f"--workers: must be >= 1 (got {workers})")
+    ident = hashlib.sha256(json.dumps([scenario.model_dump(mode="json"), replications],
+                                      sort_keys=True, default=str).encode()).hexdigest()[:10]
+    target = out_dir or Path(scenario.outputs.dir) / scenario.name / f"sweep-{ident}"
+    _experiment(scenario, scenario_file, replications, workers, scheduler, dask, target, quiet)
+
+
+def _experiment(scenario: Scenario, scenario_file: Path, replications: Optional[int], workers: int,
+                scheduler: Optional[str], dask: bool, target: Path, quiet: bool) -> None:
+    """Plan, run (resuming finished runs), summarise and report a sweep or replicated run."""
+    import json
+
+    import yaml
+
+    from sim.cli.compare import VERDICT_STYLE
+    from sim.experiment import baseline_index, plan, run_all, summarise
+    from sim.measures import fmt, fmt_difference, label
+    from sim.outputs import MANIFEST_VERSION, write_manifest
+
+    raw = yaml.safe_load(Path(scenario_file).read_text())
+    old = target / "manifest.json"
+    if old.exists():
+        prior = json.loads(old.read_text())
+        if prior.get("manifest_version") != MANIFEST_VERSION or prior.get("kind") != "sweep":
+            raise ScenarioError(f"--out: {target} holds results of another kind or version "
+                                f"({prior.get('kind')}, v{prior.get('manifest_version')}); choose another")
+    import time as _time
+
+    t0 = _time.perf_counter()
+    specs, points = plan(scenario, raw, target, str(scenario_file), replications)  # validates all points
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        probe = target / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as e:
+        raise ScenarioError(f"--out: {target} is not writable ({e.strerror})") from None
+    old.unlink(missing_ok=True)  # not complete until every run has finished
+    err.print(f"{len(points)} point(s) x {len(specs) // len(points)} replication(s) = {len(specs)} runs "
+              f"in {target}")
+    with LazyBar("runs", total=len(specs)) as bar:
+        if not quiet:
+            bar.update(completed=0)
+        records = run_all(specs, workers, scheduler, dask,
+                          on_done=None if quiet else (lambda _r: bar.update(advance=1)))
+    measures = scenario.sweep.measures if scenario.sweep else []
+    runs, summary, diffs = summarise(records, points, baseline_index(scenario, points), measures or None)
+    runs.to_parquet(target / "sweep_runs.parquet", index=False)
+    runs.to_csv(target / "sweep_runs.csv", index=False)
+    summary.to_parquet(target / "sweep_summary.parquet", index=False)
+    summary.to_csv(target / "sweep_summary.csv", index=False)
+    diffs.to_csv(target / "sweep_differences.csv", index=False)
+    _plot_sweep(summary, target / "comparison.png")
+    failed = runs[runs["status"] != "complete"]
+    resumed = sum(bool(r.get("resumed")) for r in records)
+    write_manifest(target, kind="sweep", scenario_name=scenario.name, scenario_file=str(scenario_file),
+                   scenario=scenario.model_dump(mode="json"), points=[str(p) for p in points],
+                   runs=len(specs), failed=len(failed), resumed=resumed, root_seed=scenario.seed,
+                   seeds=sorted({s.seed for s in specs}),
+                   errors=[{"key": r["key"], "error": r.get("error")} for r in records
+                           if r["status"] != "complete"],
+                   first_run=specs[0].directory, wall_s=round(_time.perf_counter() - t0, 2))
+    preferred = ["network.p95_s", "network.p95_censored_s", "network.answered_share",
+                 "oversight.true_misuse_rows",
+                 "oversight.investigations_confirmed", "oversight.reported_misuse_found",
+                 "oversight.reported_share", "p95_s", "p95_censored_s", "answered_share",
+                 "true_misuse_rows",
+                 "investigations_confirmed", "reported_misuse_found", "reported_share"]
+    available = list(summary["measure"].unique()) if len(summary) else []
+    chosen = measures or [m for m in preferred if m in available][:5] or available[:5]
+    show = summary[summary["measure"].isin(chosen)] if len(summary) else summary
+    t = Table(title=f"{scenario.name}: {len(specs)} runs ({resumed} reused), mean and 95% CI")
+    for col in ("point", "measure", "mean", "95% CI"):
+        t.add_column(col, justify="left" if col in ("point", "measure") else "right")
+    for _, r in show.iterrows():
+        m = r["measure"]
+        t.add_row(r["label"], label(m), fmt(m, r["mean"]), f"{fmt(m, r['ci_low'])} - {fmt(m, r['ci_high'])}")
+    out.print(t)
+    show_d = diffs[diffs["measure"].isin(chosen)] if len(diffs) else diffs
+    if len(show_d):
+        dt = Table(title=f"paired differences against the baseline ({show_d['baseline'].iloc[0]}), 95% CI")
+        for col in ("point", "measure", "difference", "95% CI", "verdict"):
+            dt.add_column(col, justify="left" if col in ("point", "measure", "verdict") else "right")
+        for _, r in show_d.iterrows():
+            m = r["measure"]
+            style = VERDICT_STYLE.get(r["verdict"])
+            dt.add_row(r["label"], label(m), fmt_difference(m, r["difference"]),
+                       f"{fmt_difference(m, r['ci_low'])} to {fmt_difference(m, r['ci_high'])}",
+                       f"[{style}]{r['verdict']}[/]" if style else r["verdict"])
+        out.print(dt)
+    if len(failed):
+        err.print(f"[red]{len(failed)} run(s) failed[/]: see sweep_runs.csv (error column)")
+    _report(target)
+    out.print(f"results: [bold]{target}[/]")
+
+
+def _plot_sweep(summary, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from sim.measures import label as measure_label
+
+    measures = list(summary["measure"].unique())[:4]
+    if not measures:
+        return
+    fig, axes = plt.subplots(1, len(measures), figsize=(4.5 * len(measures), 4), squeeze=False)
+    for ax, m in zip(axes[0], measures):
+        d = summary[summary["measure"] == m]
+        ax.errorbar(range(len(d)), d["mean"], yerr=[d["mean"] - d["ci_low"], d["ci_high"] - d["mean"]],
+                    fmt="o", capsize=4)
+        ax.set_xticks(range(len(d)))
+        ax.set_xticklabels(d["label"], rotation=30, ha="right", fontsize=7)
+        ax.set_title(measure_label(m), fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+

@@ -1,0 +1,219 @@
+"""`clets run`: one scenario (network, oversight or both), with optional replications."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import typer
+from rich.table import Table
+
+from sim.cli.common import (
+    LazyBar,
+    _out_dir,
+    _report,
+    _seed,
+    app,
+    err,
+    out,
+    user_errors,
+)
+from sim.config import Scenario, load_scenario
+from sim.errors import ScenarioError
+
+
+@app.command()
+@user_errors
+def run(
+    scenario_file: Path = typer.Argument(..., metavar="SCENARIO", help="scenario YAML file"),
+    seed: Optional[int] = typer.Option(None, help="root seed (default: the scenario's, else drawn)"),
+    load_factor: Optional[float] = typer.Option(None, help="override traffic.load_factor"),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="results directory to create"),
+    replications: int = typer.Option(1, help="independent replications (child seeds of the root)"),
+    workers: int = typer.Option(1, help="parallel processes for replications"),
+    quiet: bool = typer.Option(False, "--quiet", help="no progress bar (CI)"),
+) -> None:
+    """Run a scenario: the message path (model: network) or the years of oversight
+    (model: oversight); writes its tables (Parquet/CSV) and manifest."""
+    from sim.outputs import run_directory, write_network_run
+    from sim.runner import simulate_network
+
+    scenario = load_scenario(scenario_file)
+    if replications < 1:
+        raise ScenarioError(f"--replications: must be >= 1 (got {replications})")
+    if replications > 1 or scenario.model == "both":
+        if load_factor is not None:
+            raise ScenarioError("--load-factor: set traffic.load_factor in the scenario for replicated runs")
+        root = _seed(scenario, seed)
+        scenario = scenario.model_copy(update={"seed": root, "sweep": None})
+        target = _out_dir(scenario, out_dir, root)
+        if target.exists() and not (target / "manifest.json").exists() and any(target.iterdir()) \
+                and not (target / "runs").exists():
+            raise ScenarioError(f"--out: {target} exists and is not a run directory")
+        from sim.cli.experiments import _experiment
+
+        return _experiment(scenario, scenario_file, replications, workers, None, False, target, quiet)
+    if scenario.model == "oversight":
+        return _run_oversight(scenario, scenario_file, seed, out_dir)
+    if load_factor is not None and load_factor <= 0:
+        raise ScenarioError(f"--load-factor: must be > 0 (got {load_factor})")
+    root = _seed(scenario, seed)
+    target = _out_dir(scenario, out_dir, root)
+    with run_directory(target) as tmp:
+        from sim.faults import has_faults
+
+        twin = has_faults(scenario)  # + the no-fault twin (same seed): twice the run time
+        label = f"{scenario.name} (seed {root})" + (" + its no-fault twin (2x run time)" if twin else "")
+        with LazyBar(label, total=1.0) as bar:
+            result = simulate_network(scenario, seed=root, load_factor=load_factor,
+                                      progress=lambda f: bar.update(completed=f), twin=twin)
+        write_network_run(result, tmp, str(scenario_file))
+    _print_run_summary(result)
+    _report(target)
+    out.print(f"results: [bold]{target}[/]")
+
+
+def _run_oversight(scenario: Scenario, scenario_file: Path, seed, out_dir) -> None:
+    from sim.outputs import run_directory, write_oversight_run
+    from sim.oversight import OversightModel
+    from sim.rng import Streams
+
+    root = _seed(scenario, seed)
+    target = _out_dir(scenario, out_dir, root)
+    with run_directory(target) as tmp:
+        err.print(f"building the world for {scenario.name} (seed {root}) ...")
+        model = OversightModel(scenario, Streams(root))
+        span = (f"{scenario.oversight.days} days of journal and the year's paperwork"
+                if scenario.oversight.days else f"{scenario.oversight.years} year(s) of oversight")
+        with LazyBar(f"{scenario.name}: {span}", total=model.n_days) as bar:
+            bar.update(completed=0)
+            result = model.run(progress=lambda k: bar.update(advance=k))
+        metrics = write_oversight_run(result, tmp, str(scenario_file))
+    _print_oversight_summary(result, metrics)
+    _report(target)
+    if scenario.outputs.case_viewer:
+        from sim.caseviewer import write_case_viewer
+
+        out.print(f"cases: [bold]{write_case_viewer(target)}[/]")
+    out.print(f"results: [bold]{target}[/]")
+
+
+def _print_oversight_summary(result, metrics) -> None:
+    from sim.measures import OVERSIGHT_SUMMARY, fmt, get
+
+    y = result.yearly
+    t = Table(title=f"{result.scenario.name}: oversight by year (seed {result.seed})")
+    t.add_column("measure (see measures.csv for definitions)")
+    for year in y["year"]:
+        t.add_column(str(int(year)), justify="right")
+    for name in OVERSIGHT_SUMMARY:
+        t.add_row(get(name).label, *[fmt(name, v) for v in y[name]])
+    out.print(t)
+    out.print(f"CAC items and sanctions are counted against the year of the conduct they answer, "
+              f"whenever the CAC acted (up to {result.tail_days} days after the last year).",
+              highlight=False)
+    pol = metrics["by_policy"]
+    pol = pol[pol["alerts"] > 0]
+    if len(pol):
+        pt = Table(title="detection policies over the reported years (precision from the answer key)")
+        for col in ("policy", "alerts", "true positives", "precision"):
+            pt.add_column(col, justify="left" if col == "policy" else "right")
+        for _, r in pol.iterrows():
+            tp = "" if np.isnan(r["true_positives"]) else f"{int(r['true_positives']):,}"
+            pr = "" if np.isnan(r["precision"]) else f"{r['precision']:.3f}"
+            pt.add_row(str(r["policy"]), f"{int(r['alerts']):,}", tp, pr)
+        out.print(pt)
+    lo, hi = y["year"].min(), y["year"].max()
+    s = result.sanctions
+    s = s[s["conduct_year"].between(lo, hi)] if len(s) else s
+    if len(s):
+        counts = s["step"].value_counts()
+        out.print(f"CAC sanctions about {lo}-{hi}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    items = result.cac_items
+    items = items[items["conduct_year"].between(lo, hi)] if len(items) else items
+    if len(items):
+        out.print(f"CAC items about {lo}-{hi}: {len(items)} ("
+                  + ", ".join(f"{k} {v}" for k, v in items["kind"].value_counts().items()) + "); "
+                  + ", ".join(f"{k} {v}" for k, v in items["action"].fillna("open").value_counts().items()))
+    dhs = result.reports[result.reports["dhs"]] if len(result.reports) else result.reports
+    if len(dhs):
+        out.print(f"DHS components reporting: {len(dhs)} forms, {int(dhs['investigations'].sum())} "
+                  f"investigations reported")
+
+
+def _print_fault_windows(result, most: int = 6) -> None:
+    """The fault windows and, with the no-fault twin, what the faults changed inside them."""
+    from sim.measures import fmt
+
+    windows = getattr(result, "fault_windows", [])
+    if not windows:
+        return
+    cmp = getattr(result, "fault_comparison", None)
+    if cmp is None:
+        out.print("fault windows: " + "; ".join(
+            f"{w['label']} {w['start_s']:g}-{w['end_s']:g} s" for w in windows), highlight=False)
+        return
+    t = Table(title="during the fault windows (messages created in the window): with the fault vs "
+              "without (the no-fault twin: same scenario, seed and arrivals)", title_justify="left")
+    for col in ("window", "measure", "with fault", "without", "difference"):
+        t.add_column(col, justify="left" if col in ("window", "measure") else "right",
+                     no_wrap=col != "window")
+    timeout = result.scenario.network.response_timeout_s
+    names = {"messages": "messages created", "timed_out": "timed out", "rejected": "rejected",
+             "lost_in_node": "lost in a failed node", "p95_s": "p95, answered only",
+             "p95_censored_s": f"p95, timed-out at {timeout:g} s"}
+    for w in windows[:most]:
+        mine = cmp[(cmp["window"] == w["label"]) & (cmp["start_s"] == w["start_s"])].set_index("measure")
+        end = " (end of run)" if w["until_horizon"] else ""
+        head = f"{w['label']}\n{w['start_s']:g}-{w['end_s']:g} s{end}"
+        for j, (n, text) in enumerate(names.items()):
+            kind = n if n.endswith("_s") else "generated"
+            c = mine.loc[n]
+            t.add_row(head if j == 0 else "", text, fmt(kind, c["with_fault"], 2),
+                      fmt(kind, c["without_fault"], 2), fmt(kind, c["difference"], 2),
+                      end_section=j == len(names) - 1)
+    out.print(t)
+    if len(windows) > most:
+        out.print(f"... and {len(windows) - most} more windows in fault_comparison.csv")
+
+
+def _print_run_summary(result) -> None:
+    s = result.summary
+    t = Table(title=f"{result.scenario.name}: messages (seed {result.seed}, load x{result.load_factor:g})")
+    for col in ("generated", "answered", "rejected", "timed_out", "in_flight"):
+        t.add_column(col, justify="right")
+    t.add_row(*(f"{s[c]:,}" for c in ("generated", "answered", "rejected", "timed_out", "in_flight")))
+    out.print(t)
+    failed = result.messages.select(["state", "reason", "where"]).to_pandas()
+    failed = failed[failed["state"].isin(["rejected", "timed_out"])]
+    if len(failed):
+        why = failed.groupby(["state", "reason", "where"], observed=True, dropna=False).size()
+        why = why.sort_values(ascending=False).head(6)
+        parts = [f"{st} {r or '-'}@{w if isinstance(w, str) else '-'}: {n:,}" for (st, r, w), n in why.items()]
+        out.print("not answered (top causes): " + "; ".join(parts), highlight=False)
+    if s.get("p95_s") is not None:
+        from sim.measures import fmt
+
+        out.print(f"end-to-end response (after warm-up): p95 {fmt('p95_s', s['p95_s'], 2)} (answered only) "
+                  f"/ {fmt('p95_censored_s', s.get('p95_censored_s'), 2)} (timed-out counted at the "
+                  f"{s.get('response_timeout_s', 0):g} s timeout; "
+                  f"{fmt('timed_out_share', s.get('waited_timed_out_share'))} of "
+                  f"{s.get('waited', 0):,} timed out); answered only: mean {s['mean_s']:.3f} s, "
+                  f"p50 {s['p50_s']:.3f} s, p99 {s['p99_s']:.3f} s", highlight=False)
+    _print_fault_windows(result)
+    nodes = result.nodes.sort_values("utilization", ascending=False).head(8)
+    nt = Table(title="busiest nodes")
+    nt.add_column("node", no_wrap=True)
+    for col in ("servers", "utilization", "mean_queue", "p95_s", "rejected", "lost"):
+        nt.add_column(col, justify="right")
+    for _, r in nodes.iterrows():
+        nt.add_row(r["node"], str(r["servers"]), f"{r['utilization']:.3f}", f"{r['mean_queue']:.3f}",
+                   f"{r['p95_s']:.3f}", str(r["rejected"]), str(r["lost"]))
+    out.print(nt)
+    twin = (f"; the no-fault twin took {s['baseline_wall_s']:.1f} s of it"
+            if s.get("baseline_wall_s") is not None else "")
+    out.print(f"simulated {s['generated']:,} messages in {s['wall_s']:.1f} s "
+              f"({s['generated'] / max(s['sim_wall_s'], 1e-9):,.0f} messages/s{twin})")
+
+
