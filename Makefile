@@ -23,7 +23,7 @@ $(VENV)/.installed-bench: $(VENV)/.installed
 	touch $@
 
 run: $(VENV)/.installed
-	$(BIN)/clets run $(SCENARIO) --replications 3 --workers 2
+	$(BIN)/clets run $(SCENARIO) --replications 4 --workers 2
 
 # the report and case-viewer tests drive headless Chromium (Debian's package). Installed here
 # when missing and we are root; otherwise those tests skip and say how to install it

@@ -120,7 +120,7 @@ def test_report_shows_the_same_numbers(run_dir):
     # the by-year table in the report is the registry's own rendering of yearly.csv
     table = by_year_frame(pd.read_csv(out / "yearly.csv"))
     for label, value in zip(table["measure"], table[str(YEARS[0])]):
-        assert f"<td>{label}</td>" in html and f"<td>{value}</td>" in html
+        assert f'<td class="t">{label}</td>' in html and f"<td>{value}</td>" in html
 
 
 def test_actions_after_the_counted_years_still_count(run_dir):

@@ -94,7 +94,16 @@ def _experiment(scenario: Scenario, scenario_file: Path, replications: Optional[
     summary.to_parquet(target / "sweep_summary.parquet", index=False)
     summary.to_csv(target / "sweep_summary.csv", index=False)
     diffs.to_csv(target / "sweep_differences.csv", index=False)
-    _plot_sweep(summary, target / "comparison.png")
+    preferred = ["network.p95_s", "network.p95_censored_s", "network.answered_share",
+                 "oversight.true_misuse_rows",
+                 "oversight.investigations_confirmed", "oversight.reported_misuse_found",
+                 "oversight.reported_share", "p95_s", "p95_censored_s", "answered_share",
+                 "true_misuse_rows",
+                 "investigations_confirmed", "reported_misuse_found", "reported_share"]
+    available = list(summary["measure"].unique()) if len(summary) else []
+    chosen = measures or [m for m in preferred if m in available][:6] or available[:6]
+    _plot_sweep(summary[summary["measure"].isin(chosen)] if len(summary) else summary,
+                target / "comparison.png")
     failed = runs[runs["status"] != "complete"]
     resumed = sum(bool(r.get("resumed")) for r in records)
     write_manifest(target, kind="sweep", scenario_name=scenario.name, scenario_file=str(scenario_file),
@@ -104,14 +113,6 @@ def _experiment(scenario: Scenario, scenario_file: Path, replications: Optional[
                    errors=[{"key": r["key"], "error": r.get("error")} for r in records
                            if r["status"] != "complete"],
                    first_run=specs[0].directory, wall_s=round(_time.perf_counter() - t0, 2))
-    preferred = ["network.p95_s", "network.p95_censored_s", "network.answered_share",
-                 "oversight.true_misuse_rows",
-                 "oversight.investigations_confirmed", "oversight.reported_misuse_found",
-                 "oversight.reported_share", "p95_s", "p95_censored_s", "answered_share",
-                 "true_misuse_rows",
-                 "investigations_confirmed", "reported_misuse_found", "reported_share"]
-    available = list(summary["measure"].unique()) if len(summary) else []
-    chosen = measures or [m for m in preferred if m in available][:5] or available[:5]
     show = summary[summary["measure"].isin(chosen)] if len(summary) else summary
     t = Table(title=f"{scenario.name}: {len(specs)} runs ({resumed} reused), mean and 95% CI")
     for col in ("point", "measure", "mean", "95% CI"):

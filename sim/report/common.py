@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import os
+import re
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from html import escape
@@ -53,6 +54,10 @@ def table_link(r, name: str) -> str:
     return os.path.relpath(path, base) if base is not None else str(path)
 
 
+_LEFT = ' class="t"'  # text columns read left-aligned; numbers right-aligned
+_NUMBER = re.compile(r"^(|n/a|[+-]?[\d,]*\.?\d+(%| s| pp)?( - [+-]?[\d,]*\.?\d+(%| s| pp)?)?)$")
+
+
 def html_table(df: pd.DataFrame, max_rows: int = 40, floatfmt: str = "{:,.3f}",
                source: str | None = None) -> str:
     """The table as HTML, formatted for people (`sim.formatting.display_frame`).
@@ -61,7 +66,12 @@ def html_table(df: pd.DataFrame, max_rows: int = 40, floatfmt: str = "{:,.3f}",
     file `source` (a CSV next to report.html) when there is one.
     """
     shown = display_frame(df.head(max_rows), floatfmt)
-    html = shown.to_html(index=False, border=0, escape=True)
+    text = [not all(_NUMBER.match(str(v)) for v in shown[c]) for c in shown.columns]
+    head = "".join(f'<th{_LEFT if t else ""}>{escape(str(c))}</th>' for c, t in zip(shown.columns, text))
+    body = "".join("<tr>" + "".join(f'<td{_LEFT if t else ""}>{escape(str(v))}</td>'
+                                    for v, t in zip(row, text)) + "</tr>"
+                   for row in shown.itertuples(index=False))
+    html = f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
     if len(df) > max_rows:
         link = f' &mdash; full table: <a href="{escape(source)}">{escape(source)}</a>' if source else ""
         html = (f'<p class="truncated" data-shown="{max_rows}" data-total="{len(df)}">showing '

@@ -91,13 +91,23 @@ def _run_dirs(r: RunResults, part: str) -> list[Path]:
     return out
 
 
-def _ci_frame(frames: list[pd.DataFrame], by: str, value: str) -> pd.DataFrame:
+def _ci_frame(frames: list[pd.DataFrame], by: str, value: str, bounds=(None, None)) -> pd.DataFrame:
+    """Mean and 95% t-interval of `value` per `by` over replications (clipped to `bounds`:
+    a share's interval never leaves [0, 1])."""
     rows = []
     allv = pd.concat([f[[by, value]].assign(rep=i) for i, f in enumerate(frames)], ignore_index=True)
     for k, g in allv.groupby(by, observed=True):
         mean, lo, hi = mean_ci(g[value])
         rows.append({by: k, "mean": mean, "ci_low": lo, "ci_high": hi, "replications": len(g)})
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    out[["ci_low", "ci_high"]] = out[["ci_low", "ci_high"]].clip(*bounds)
+    return out
+
+
+def _save(r: RunResults, df: pd.DataFrame, name: str) -> str:
+    """Write an aggregate next to the report (so a cut table can link to all of it)."""
+    df.to_csv(r.directory / name, index=False)
+    return table_link(r, name)
 
 
 def replicated_sections(r: RunResults) -> list[Section]:
@@ -107,8 +117,11 @@ def replicated_sections(r: RunResults) -> list[Section]:
     out = []
     nets = _run_dirs(r, "network")
     if len(nets) > 1:
-        util = _ci_frame([pd.read_parquet(d / "nodes.parquet") for d in nets], "node", "utilization")
-        util = util.sort_values("mean", ascending=False)
+        util = _ci_frame([pd.read_parquet(d / "nodes.parquet") for d in nets], "node", "utilization",
+                         (0.0, 1.0))
+        util = util.sort_values("mean", ascending=False).rename(columns={"mean": "utilization"})
+        link = _save(r, util, "nodes_over_replications.csv")
+        util = util.rename(columns={"utilization": "mean"})
         top = util.head(15)
         fig, ax = plt.subplots(figsize=(8, 3.8))
         ax.barh(top["node"], top["mean"], xerr=[top["mean"] - top["ci_low"], top["ci_high"] - top["mean"]],
@@ -119,12 +132,14 @@ def replicated_sections(r: RunResults) -> list[Section]:
         out.append(Section("nodes_ci", f"Busiest nodes over {len(nets)} replications",
                            "Time-average utilization of each node, mean and 95% CI over replications.",
                            [figure(fig, "utilization_ci", "The 15 busiest nodes, 95% CI.")],
-                           [html_table(util.rename(columns={"mean": "utilization"}), max_rows=25)]))
+                           [html_table(util.rename(columns={"mean": "utilization"}), max_rows=25,
+                                       source=link)]))
     overs = _run_dirs(r, "oversight")
     if len(overs) > 1:
         out.append(_funnel_ci(r, len(overs), plt))
         rec = _ci_frame([pd.read_csv(d / "metrics_recall_by_category.csv") for d in overs], "category",
-                        "recall")
+                        "recall", (0.0, 1.0))
+        link = _save(r, rec.rename(columns={"mean": "recall"}), "recall_by_category_over_replications.csv")
         fig, ax = plt.subplots(figsize=(8, 3.4))
         ax.barh(rec["category"].astype(str), rec["mean"].fillna(0),
                 xerr=[(rec["mean"] - rec["ci_low"]).fillna(0), (rec["ci_high"] - rec["mean"]).fillna(0)],
@@ -135,7 +150,7 @@ def replicated_sections(r: RunResults) -> list[Section]:
         out.append(Section("recall_ci", f"Recall by category over {len(overs)} replications",
                            "Share of the reported years' misuse rows that raised an alert, by category.",
                            [figure(fig, "recall_ci", "Recall by category, 95% CI over replications.")],
-                           [html_table(rec.rename(columns={"mean": "recall"}))]))
+                           [html_table(rec.rename(columns={"mean": "recall"}), source=link)]))
     return out
 
 
@@ -204,10 +219,10 @@ def _funnel_ci(r: RunResults, reps: int, plt) -> Section:
         ax.set_xticks(range(len(stages)))
         ax.set_xticklabels([measure_label(c) for c in stages], rotation=25, ha="right", fontsize=7)
         ax.set_title(title, fontsize=9)
-        rows += [dict(measure=measure_label(c), mean=d.loc[c, "mean"], ci_low=d.loc[c, "ci_low"],
+        rows += [dict(measure=c, mean=d.loc[c, "mean"], ci_low=d.loc[c, "ci_low"],
                       ci_high=d.loc[c, "ci_high"]) for c in stages]
     axes[0].set_ylabel("per simulated year (mean, 95% CI)")
     return Section("funnel_ci", f"The funnel over {reps} replications",
                    "Each stage per simulated year, mean and 95% CI over replications; left in misuse "
                    "queries, right in cases.", [figure(fig, "funnel_ci", "Funnel, 95% CI.")],
-                   [html_table(pd.DataFrame(rows), floatfmt="{:,.1f}")])
+                   [html_table(labelled(pd.DataFrame(rows)))])

@@ -6,7 +6,7 @@ import base64
 
 import pandas as pd
 
-from sim.report.common import Section, figure, html_table, keyed, pyplot
+from sim.report.common import Section, figure, html_table, keyed, pyplot, table_link
 from sim.results import RunResults
 
 
@@ -116,11 +116,10 @@ def network_sections(r: RunResults) -> list[Section]:
     if "fault_comparison" in r:
         sec.tables.append("<h3>During the fault windows: with the fault vs without</h3>"
                           + _fault_table(r))
-    sec.tables.append(html_table(nodes.head(20)[["node", "servers", "utilization", "mean_queue", "p50_s",
-                                             "p95_s", "p99_s", "rejected", "lost"]]))
+    sec.tables.append(html_table(nodes[["node", "servers", "utilization", "mean_queue", "p50_s",
+                                        "p95_s", "p99_s", "rejected", "lost"]], max_rows=20,
+                                 source=table_link(r, "nodes.csv")))
     return [sec]
-
-
 
 
 def capacity_sections(r: RunResults) -> list[Section]:
