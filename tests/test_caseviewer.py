@@ -118,6 +118,84 @@ def test_detection_stays_blind_to_the_recorder():
     assert "caseviewer" not in src and "incident_people" not in src
 
 
+def test_recorded_people_match_the_world_on_a_two_county_year():
+    """Every row of `incident_people` of a larger run (San Diego and Imperial, a year: ~900
+    operator rows, ~20,000 subject rows), checked against the world one row at a time."""
+    from sim.oversight import OversightModel
+    from sim.rng import Streams
+
+    d = small_scenario_dict(model="oversight", seed=3, topology={"counties": ["San Diego", "Imperial"]},
+                            journal={"start_date": "2019-01-01"}, oversight={"years": 1},
+                            outputs={"messages": False})
+    m = OversightModel(parse_scenario(d), Streams(3))
+    r = m.run()
+    w, people = m.world, r.incident_people
+    ops, s, ag = w.operators, w.subjects, w.agencies
+    t = r.truth[["query_id", "incident_id", "day"]].merge(r.misuse_journal[["query_id", "operator", "subject"]])
+    t["incident_id"] = t["incident_id"].astype(int)
+    first = t.groupby("incident_id")["day"].min()
+    roles = {0: "full-access operator", 1: "less-than-full-access operator",
+             2: "practitioner (no CLETS login)", 3: "administrator (no CLETS login)"}
+    days = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+    # operators: each incident's are the ids its rows carry, then its other actors
+    op_rows = people[people["person_kind"] == "operator"]
+    assert len(op_rows) > 500 and (~op_rows["certified"].astype(bool)).sum() > 20
+    incidents = r.incidents.set_index("incident_id")
+    for iid, g in op_rows.groupby("incident_id"):
+        carried = list(dict.fromkeys(t.loc[t["incident_id"] == iid, "operator"].astype(int)))
+        info = incidents.loc[iid]
+        sharing = info["archetype"] == "credential_sharing"
+        others = [int(a) for a in info["actors"] if int(a) not in carried]
+        assert g["operator"].astype(int).tolist() == carried + others, iid
+        expected = ([("login owner (the rows carry this id)" if sharing else "operator")] * len(carried)
+                    + [("used the login (not in the journal)" if sharing else "operator")] * len(others))
+        assert g["part"].tolist() == expected, iid
+    for o in op_rows.itertuples():
+        op, me, day, a = int(o.operator), int(o.subject), int(first[o.incident_id]), int(ops.agency[o.operator])
+        assert me == ops.subject[op]
+        assert o.name == str(w.subject_names(np.array([me]))[0])
+        assert (o.surname, o.sex) == (str(w.last_names[s.last[me]]), "F" if s.sex[me] == 0 else "M")
+        assert o.age == int((day - int(s.birth_day[me])) // 365.25)
+        assert o.address == f"{int(s.house_number[me])} {w.streets[s.street[me]]}"
+        assert o.county == w.counties[int(s.county[me])] and o.relation == ""
+        assert o.role == roles[int(ops.role[op])]
+        assert o.user_id == str(ops.user_ids(np.array([op]))[0])
+        assert (o.agency_name, o.agency_ori, o.agency_county) == tuple(ag[["name", "ori", "county"]].iloc[a])
+        assert (o.hire_day, o.training_day, o.test_day, o.test_score, o.confidentiality_day) == (
+            ops.hire_day[op], ops.training_day[op], ops.test_day[op], ops.test_score[op],
+            ops.confidentiality_day[op])
+        certified = bool(ops.certified_on(day, np.array([op]))[0])
+        assert bool(o.certified) == certified and bool(o.background_check) == bool(ops.background_check[op])
+        assert (o.lapses != "") == (not certified)
+        assert ("failed the proficiency test" in o.lapses) == (not certified and ops.test_score[op] < 70)
+        assert ("no background check" in o.lapses) == (not certified and not ops.background_check[op])
+        assert o.shift_end == (int(ops.shift_start[op]) + 10) % 24
+        assert o.workdays == ", ".join(d for i, d in enumerate(days) if int(ops.workdays[op]) >> i & 1)
+
+    # subjects: the victims are the people the incident's misuse rows looked up
+    subs = people[people["person_kind"] == "subject"]
+    victims = subs[subs["part"] == "victim"]
+    assert set(zip(victims["incident_id"], victims["subject"])) == set(zip(t["incident_id"], t["subject"]))
+    assert set(subs["part"]) == {"victim", "other lookup"}
+    for v in subs.itertuples():
+        op, subj = int(v.operator), int(v.subject)
+        assert v.name == str(w.subject_names(np.array([subj]))[0])
+        assert v.age == int((int(first[v.incident_id]) - int(s.birth_day[subj])) // 365.25)
+        theirs, kinds = w.relations.of(op)
+        expected = [WORDS[RELATION_KINDS[k]] for k in sorted(set(kinds[theirs == subj].tolist()))]
+        if s.high_profile[subj]:
+            expected.append("media figure")
+        if subj == ops.subject[op]:
+            expected = ["self"]
+        assert v.relation == (", ".join(expected) or "stranger")
+    assert {"self", "stranger"} <= set(subs["relation"]) and len(set(subs["relation"])) >= 5
+    # in each incident: its operators, then its victims, then the other lookups
+    rank = people["person_kind"].map({"operator": 0}).fillna(people["part"].map({"victim": 1}).fillna(2))
+    assert (people.assign(rank=rank).groupby("incident_id")["rank"].is_monotonic_increasing).all()
+    assert people["incident_id"].is_monotonic_increasing
+
+
 # ---------------------------------------------------------------------- the viewer's data
 
 
