@@ -261,6 +261,21 @@ def verdict(ci_low: float, ci_high: float, pairs: int) -> str:
     return "no detectable difference"
 
 
+def clip_to_range(measure: str, lo: float, hi: float) -> tuple[float, float]:
+    """A mean's t-interval cut to the values the measure can take: counts, days and seconds
+    are never negative, shares lie in [0, 1] (differences are not clipped)."""
+    from sim.measures import get
+
+    try:
+        kind = get(measure).kind
+    except KeyError:
+        return lo, hi
+    top = 1.0 if kind == "share" else np.inf
+    if kind in ("count", "days", "seconds", "share"):
+        return float(np.clip(lo, 0.0, top)), float(np.clip(hi, 0.0, top))
+    return lo, hi
+
+
 DIFFERENCE_COLUMNS = ["point", "label", "measure", "baseline", "difference", "ci_low", "ci_high",
                       "pairs", "verdict"]
 
@@ -289,6 +304,7 @@ def summarise(records: list[dict], points: list[dict], baseline: int = 0,
             if m not in mine:
                 continue
             mean, lo, hi = mean_ci(mine[m])
+            lo, hi = clip_to_range(m, lo, hi)
             summary.append(dict(point=p, label=label, measure=m, mean=mean, ci_low=lo, ci_high=hi,
                                 replications=int(mine[m].notna().sum())))
             if p != baseline:

@@ -150,3 +150,20 @@ def test_summary_rows_are_all_registered():
     for name in OVERSIGHT_SUMMARY:
         m = get(name)
         assert m.unit and m.window and m.definition
+
+
+def test_summary_intervals_stay_inside_what_a_measure_can_take():
+    """A t-interval of a count near 0 or a share near 1 is cut to the possible values;
+    the paired differences are not cut."""
+    from sim.experiment import summarise
+
+    recs = [dict(key=f"k{p}{r}", point=p, label=str(p), replication=r, seed=r, status="complete",
+                 measures={"sanctions": v, "reported_share": s})
+            for p, vals in ((0, [(0, 1.0), (0, 0.95), (2, 1.0)]), (1, [(3, 0.5), (0, 0.99), (1, 0.6)]))
+            for r, (v, s) in enumerate(vals)]
+    _, summary, diffs = summarise(recs, [{}, {}], 0, labels=["a", "b"])
+    s = summary.set_index(["point", "measure"])
+    assert s.loc[(0, "sanctions"), "ci_low"] == 0.0 and s.loc[(0, "reported_share"), "ci_high"] == 1.0
+    assert (summary["ci_low"] <= summary["mean"]).all() and (summary["mean"] <= summary["ci_high"]).all()
+    d = diffs.set_index("measure")
+    assert d.loc["reported_share", "ci_low"] < -0.5  # differences keep their full interval
