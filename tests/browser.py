@@ -25,7 +25,8 @@ def chromium() -> str:
     path = shutil.which("chromium") or shutil.which("chromium-browser")
     if path:
         return path
-    message = "headless Chromium is missing: run `make browser` (installs Debian's chromium)"
+    message = ("headless Chromium is missing: run `make browser` as root, or "
+               "`sudo apt-get install chromium`")
     if os.environ.get("CI") == "true":
         pytest.fail(message + "; CI must run the browser tests")
     pytest.skip(message)
