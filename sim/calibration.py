@@ -39,11 +39,11 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
-import yaml
 from scipy.optimize import least_squares
 
 from sim.config import load_scenario, parse_scenario
 from sim.config.oversight import OUTCOMES
+from sim.config.reader import load_yaml
 from sim.experiment import set_dotted
 from sim.metrics import mean_ci
 
@@ -162,7 +162,7 @@ class Runner:
         if name not in self.raw:
             path = self.dir / f"{name}.yaml"
             load_scenario(path)  # validates: a bad file stops here with its message
-            self.raw[name] = yaml.safe_load(path.read_text())
+            self.raw[name] = load_yaml(path)
         return self.raw[name]
 
     def runs(self, figures, params: dict) -> dict[tuple, pd.DataFrame]:

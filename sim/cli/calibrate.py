@@ -12,12 +12,13 @@ from sim.cli.common import (
     LazyBar,
     _report,
     app,
+    check_replications,
+    check_workers,
     err,
     out,
     user_errors,
 )
 from sim.config import load_scenario
-from sim.errors import ScenarioError
 
 
 @app.command()
@@ -40,10 +41,8 @@ def calibrate(
     from sim.calibration import calibrate as run_calibration
     from sim.outputs import new_run_id, run_directory, write_manifest
 
-    if replications < 1:
-        raise ScenarioError(f"--replications: must be >= 1 (got {replications})")
-    if workers < 1:
-        raise ScenarioError(f"--workers: must be >= 1 (got {workers})")
+    check_replications(replications)
+    check_workers(workers)
     for name in sorted({f.scenario for f in FITTED + HELD_OUT}):
         load_scenario(scenarios_dir / f"{name}.yaml")  # missing or bad files stop here
     target = out_dir or Path("results") / "calibration" / new_run_id(0)

@@ -51,7 +51,10 @@ def user_errors(fn):
         try:
             return fn(*args, **kwargs)
         except ScenarioError as e:
-            err.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
+            text = str(e)
+            if len(text) > MAX_MESSAGE:  # a message never floods the terminal, whatever the input
+                text = text[:MAX_MESSAGE] + f" ... ({len(text) - MAX_MESSAGE:,} more characters)"
+            err.print(f"[bold red]error:[/] {escape(text)}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             err.print("interrupted; partial results were removed")
@@ -97,6 +100,30 @@ class LazyBar:
     def __exit__(self, *exc) -> None:
         if self.progress is not None:
             self.progress.stop()
+
+
+MAX_MESSAGE = 2000  # characters of an error message shown
+MAX_REPLICATIONS = 1000  # documented limit (README): more is a typo, not a study
+
+
+def check_workers(workers: int, flag: str = "--workers") -> int:
+    """Parallel processes: at least 1, at most this machine's CPU count (more only thrash
+    and multiply memory; a remote Dask cluster is sized by its own workers)."""
+    cpus = os.cpu_count() or 1
+    if workers < 1:
+        raise ScenarioError(f"{flag}: must be >= 1 (got {workers})")
+    if workers > cpus:
+        raise ScenarioError(f"{flag}: {workers} is more than this machine's {cpus} CPUs")
+    return workers
+
+
+def check_replications(replications: int | None, flag: str = "--replications") -> None:
+    if replications is None:
+        return
+    if replications < 1:
+        raise ScenarioError(f"{flag}: must be >= 1 (got {replications})")
+    if replications > MAX_REPLICATIONS:
+        raise ScenarioError(f"{flag}: {replications} is more than the limit of {MAX_REPLICATIONS}")
 
 
 def _resolve_county(name: str) -> str:

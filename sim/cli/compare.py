@@ -9,7 +9,16 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from sim.cli.common import LazyBar, _report, app, err, out, user_errors
+from sim.cli.common import (
+    LazyBar,
+    _report,
+    app,
+    check_replications,
+    check_workers,
+    err,
+    out,
+    user_errors,
+)
 from sim.config import load_scenario
 from sim.errors import ScenarioError
 
@@ -38,8 +47,8 @@ def compare(
     from sim.outputs import write_manifest
 
     base, alt = load_scenario(baseline_file), load_scenario(alternative_file)
-    if workers < 1:
-        raise ScenarioError(f"--workers: must be >= 1 (got {workers})")
+    check_workers(workers)
+    check_replications(replications)
     if seed is not None and seed < 0:
         raise ScenarioError(f"--seed: must be >= 0 (got {seed})")
     root = seed if seed is not None else (base.seed if base.seed is not None else 0)

@@ -12,6 +12,8 @@ from sim.cli.common import (
     LazyBar,
     _report,
     app,
+    check_replications,
+    check_workers,
     err,
     out,
     user_errors,
@@ -39,10 +41,9 @@ def sweep(
     scenario = load_scenario(scenario_file)
     if scenario.sweep is None:
         raise ScenarioError(f"{scenario_file}: no sweep: block (see docs/experiments.md)")
-    if replications is not None and replications < 1:
-        raise ScenarioError(f"--replications: must be >= 1 (got {replications})")
-    if workers < 1:
-        raise ScenarioError(f"--workers: must be >= 1 (got {workers})")
+    check_replications(replications)
+    if scheduler is None:
+        check_workers(workers)
     ident = hashlib.sha256(json.dumps([scenario.model_dump(mode="json"), replications],
                                       sort_keys=True, default=str).encode()).hexdigest()[:10]
     target = out_dir or Path(scenario.outputs.dir) / scenario.name / f"sweep-{ident}"
@@ -54,14 +55,13 @@ def _experiment(scenario: Scenario, scenario_file: Path, replications: Optional[
     """Plan, run (resuming finished runs), summarise and report a sweep or replicated run."""
     import json
 
-    import yaml
-
     from sim.cli.compare import VERDICT_STYLE
+    from sim.config.reader import load_yaml
     from sim.experiment import baseline_index, plan, run_all, summarise
     from sim.measures import fmt, fmt_difference, label
     from sim.outputs import MANIFEST_VERSION, write_manifest
 
-    raw = yaml.safe_load(Path(scenario_file).read_text())
+    raw = load_yaml(Path(scenario_file))
     old = target / "manifest.json"
     if old.exists():
         prior = json.loads(old.read_text())

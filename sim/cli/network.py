@@ -16,6 +16,8 @@ from sim.cli.common import (
     _resolve_county,
     _seed,
     app,
+    check_replications,
+    check_workers,
     out,
     user_errors,
 )
@@ -89,8 +91,8 @@ def capacity(
     from sim.runner import preflight
 
     scenario = load_scenario(scenario_file)
-    if replications < 1:
-        raise ScenarioError(f"--replications: must be >= 1 (got {replications})")
+    check_replications(replications)
+    check_workers(workers)
     spec = load_factors if load_factors is not None else scenario.capacity.load_factors
     factors = parse_load_factors(spec, "--load-factors" if load_factors is not None
                                  else "capacity.load_factors")

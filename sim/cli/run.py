@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Optional
 
@@ -15,6 +16,8 @@ from sim.cli.common import (
     _report,
     _seed,
     app,
+    check_replications,
+    check_workers,
     err,
     out,
     user_errors,
@@ -40,8 +43,13 @@ def run(
     from sim.runner import simulate_network
 
     scenario = load_scenario(scenario_file)
-    if replications < 1:
-        raise ScenarioError(f"--replications: must be >= 1 (got {replications})")
+    check_replications(replications)
+    check_workers(workers)
+    if load_factor is not None and scenario.model == "oversight":
+        raise ScenarioError("--load-factor: applies to the network model only "
+                            f"(scenario {scenario.name!r} is model: oversight)")
+    if load_factor is not None and not math.isfinite(load_factor):
+        raise ScenarioError(f"--load-factor: must be a finite number (got {load_factor})")
     if replications > 1 or scenario.model == "both":
         if load_factor is not None:
             raise ScenarioError("--load-factor: set traffic.load_factor in the scenario for replicated runs")

@@ -58,6 +58,7 @@ class Strict(BaseModel):
     def _partial_sections_keep_defaults(cls, data):
         if not isinstance(data, dict):
             return data
+        _refuse_bools_and_non_finite(cls, data)
         out = dict(data)
         for name, field in cls.model_fields.items():
             value = out.get(name)
@@ -81,3 +82,58 @@ def assumed(default, description: str, source: str = "assumption", low=None, hig
     if "default_factory" in kw:
         return Field(description=shown, json_schema_extra=extra, **kw)
     return Field(default, description=shown, json_schema_extra=extra, **kw)
+
+
+def _is_model(annotation) -> bool:
+    import typing
+
+    args = typing.get_args(annotation) or (annotation,)
+    return any(isinstance(a, type) and issubclass(a, BaseModel) for a in args)
+
+
+def _numeric_only(annotation) -> bool:
+    """True when a field holds numbers (possibly in lists or dicts) and never a boolean."""
+    text = repr(annotation)
+    return "bool" not in text and ("int" in text or "float" in text or "Probability" in text)
+
+
+def _bad_number(value):
+    """The first boolean or non-finite float inside `value` (lists and dict values), or None."""
+    import math
+
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, bool):
+            return v
+        if isinstance(v, float) and not math.isfinite(v):
+            return v
+        if isinstance(v, (list, tuple)):
+            stack.extend(v[:1000])
+        elif isinstance(v, dict):
+            stack.extend(list(v.values())[:1000])
+    return None
+
+
+FIELD_MARK = "field "  # the error names a field of the section it is reported on
+
+
+def _refuse_bools_and_non_finite(cls, data: dict) -> None:
+    """YAML `true` is not a number, and `.inf`/`.nan` are never a setting: pydantic would take
+    `true` as 1 and let infinities through to numpy, so both are refused here, by field."""
+    import math
+
+    for name, field in cls.model_fields.items():
+        if name not in data:
+            continue
+        value = data[name]
+        if isinstance(value, dict) and isinstance(field.default, BaseModel) or _is_model(field.annotation):
+            continue  # a section: its own fields are checked by its own model
+        bad = _bad_number(value)
+        if bad is None:
+            continue
+        if isinstance(bad, bool):
+            if _numeric_only(field.annotation):
+                raise ValueError(f"{FIELD_MARK}{name} = {bad!r}: a boolean is not a number")
+        elif not math.isfinite(bad):
+            raise ValueError(f"{FIELD_MARK}{name} = {bad!r}: must be a finite number")

@@ -6,10 +6,9 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
 from pydantic import Field, ValidationError, model_validator
 
-from sim.config.base import NonNegFloat, NonNegInt, PositiveFloat, PositiveInt, Strict
+from sim.config.base import FIELD_MARK, NonNegFloat, NonNegInt, PositiveFloat, PositiveInt, Strict
 from sim.config.journal import Journal, Misuse
 from sim.config.network import Faults, Network
 from sim.config.oversight import Oversight
@@ -73,7 +72,8 @@ class Sweep(Strict):
 
 
 class Scenario(Strict):
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    # a folder name under outputs.dir: starts with a letter or digit, so never "." or ".."
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
     description: str = ""
     model: Literal["network", "oversight", "both"] = Field(
         "network",
@@ -109,6 +109,17 @@ class Scenario(Strict):
 # --------------------------------------------------------------------------- loading
 
 
+def shown_value(value, limit: int = 80) -> str:
+    """A value for an error message, never longer than `limit` characters (reprlib keeps a
+    shared, aliased structure from being expanded)."""
+    import reprlib
+
+    r = reprlib.Repr()
+    r.maxlevel, r.maxlist, r.maxdict, r.maxstring, r.maxother = 2, 4, 4, 60, 60
+    text = r.repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 def _format_validation_error(path: Path, err: ValidationError) -> str:
     lines = [f"{path}: invalid scenario"]
     for e in err.errors():
@@ -116,12 +127,14 @@ def _format_validation_error(path: Path, err: ValidationError) -> str:
         value = e.get("input")
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
-            lines.append(f"  {loc}: unknown key (value {value!r})")
+            lines.append(f"  {loc}: unknown key (value {shown_value(value)})")
         elif e["type"] == "missing":
             lines.append(f"  {loc}: required field is missing")
+        elif msg.startswith(FIELD_MARK):  # a section's validator naming one of its fields
+            lines.append(f"  {'.'.join(filter(None, [loc, msg[len(FIELD_MARK):]]))}")
         else:
-            shown = "{...}" if isinstance(value, dict) else repr(value)
-            lines.append(f"  {loc} = {shown}: {msg}")
+            shown = "{...}" if isinstance(value, dict) else shown_value(value)
+            lines.append(f"  {loc} = {shown}: {msg[:300]}")
     return "\n".join(lines)
 
 
@@ -136,24 +149,18 @@ def parse_scenario(data: object, source: str | Path = "<scenario>") -> Scenario:
 
 
 def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a scenario YAML file."""
+    """Read and validate a scenario YAML file (read strictly: `sim.config.reader`)."""
+    from sim.config.reader import load_yaml
+
     p = Path(path)
-    if not p.exists():
-        raise ScenarioError(f"scenario file not found: {p}")
-    if p.is_dir():
-        raise ScenarioError(f"scenario path is a directory, not a YAML file: {p}")
-    try:
-        data = yaml.safe_load(p.read_text())
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        problem = getattr(err, "problem", None) or str(err)
-        raise ScenarioError(f"{p}: not valid YAML{where}: {problem}") from None
-    return parse_scenario(data, p)
+    return parse_scenario(load_yaml(p), p)
 
 
 def parse_load_factors(spec: str, field: str = "load_factors") -> list[float]:
-    """'0.5:3:0.25' -> [0.5, 0.75, ..., 3.0] (stop included); 'a,b,c' -> explicit list."""
+    """'0.5:3:0.25' -> [0.5, 0.75, ..., 3.0] (stop included); 'a,b,c' -> explicit list.
+    Finite, positive, at most 1,000 points."""
+    import math
+
     try:
         if ":" in spec:
             parts = [float(x) for x in spec.split(":")]
@@ -162,7 +169,11 @@ def parse_load_factors(spec: str, field: str = "load_factors") -> list[float]:
             start, stop, step = parts
             if step <= 0:
                 raise ScenarioError(f"{field} = {spec!r}: step must be > 0")
+            if not all(map(math.isfinite, parts)):
+                raise ScenarioError(f"{field} = {spec!r}: start, stop and step must be finite numbers")
             n = int(round((stop - start) / step + 1e-9)) + 1 if stop >= start else 0
+            if n > 1000:
+                raise ScenarioError(f"{field} = {spec!r}: {n:,} load points; at most 1,000")
             values = [round(start + i * step, 10) for i in range(n)]
         else:
             values = [float(x) for x in spec.split(",") if x.strip()]
@@ -172,7 +183,9 @@ def parse_load_factors(spec: str, field: str = "load_factors") -> list[float]:
         ) from None
     if not values:
         raise ScenarioError(f"{field} = {spec!r}: the range is empty")
-    bad = [v for v in values if v <= 0]
+    if len(values) > 1000:
+        raise ScenarioError(f"{field} = {spec!r}: {len(values):,} load points; at most 1,000")
+    bad = [v for v in values if not math.isfinite(v) or v <= 0]
     if bad:
-        raise ScenarioError(f"{field} = {spec!r}: load factors must be > 0 (got {bad[0]})")
+        raise ScenarioError(f"{field} = {spec!r}: load factors must be finite and > 0 (got {bad[0]})")
     return values

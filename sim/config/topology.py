@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from sim.config.base import NonNegFloat, NonNegInt, PositiveInt, Strict
 
@@ -74,3 +74,17 @@ class Topology(Strict):
         description="agencies whose CLETS service was removed or suspended (e.g. the CAC's "
         "sanctions of an oversight run): their terminals generate no traffic",
     )
+
+    @field_validator("counties")
+    @classmethod
+    def _counties_once_each(cls, v: list[str] | None) -> list[str] | None:
+        if v is None:
+            return v
+        if not v:
+            raise ValueError("an empty list would leave no county (omit the key for all 58)")
+        seen = set()
+        for c in v:
+            if c.strip().lower() in seen:
+                raise ValueError(f"{c!r} is listed twice")
+            seen.add(c.strip().lower())
+        return v
