@@ -104,6 +104,10 @@ CATEGORY_NAMES = tuple(c.name for c in MISUSE_CATEGORIES)
 
 # the answer key's columns: never in the journal, refused by detection
 ANSWER_KEY_FIELDS = ("is_misuse", "category", "archetype", "incident_id")
+# the journal's columns (sim.journal.JOURNAL_SCHEMA): the only ones detection accepts, so a
+# renamed or nested answer-key column (x_is_misuse, IS_MISUSE, a struct) is refused too
+JOURNAL_COLUMNS = ("query_id", "time", "operator", "requestor", "ori", "terminal", "device_kind", "key",
+                   "database", "subject", "purpose", "case_number", "right_to_know")
 
 ARCHETYPES = (
     "occasional",  # Minnesota audit: many users, a few questionable lookups each; a few make many

@@ -20,14 +20,14 @@ Policies (each optional, all combinable):
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sim.catalogue import ACHS_KEYS, ANSWER_KEY_FIELDS, KEY_NAMES, PURPOSES
+from sim.catalogue import ACHS_KEYS, ANSWER_KEY_FIELDS, JOURNAL_COLUMNS, KEY_NAMES, PURPOSES
 from sim.config.oversight import RULES, Detection
 from sim.world import FAMILY, HOUSEHOLD, SHIFT_HOURS, WorldModel
 
@@ -79,6 +79,20 @@ class Registry:
         )
 
 
+def check_journal_columns(table: pa.Table) -> None:
+    """Refuse anything but journal columns (a positive list, by name and by kind): detection
+    must never be handed the answer key, however its columns are named or nested."""
+    extra = [c for c in table.column_names if c not in JOURNAL_COLUMNS]
+    leaked = sorted(set(table.column_names) & set(ANSWER_KEY_FIELDS))
+    if leaked:
+        raise ValueError(f"detection was handed answer-key columns {leaked}")
+    if extra:
+        raise ValueError(f"detection accepts journal columns only; refused {sorted(extra)[:10]}")
+    nested = [f.name for f in table.schema if pa.types.is_nested(f.type)]
+    if nested:
+        raise ValueError(f"detection accepts flat journal columns only; refused nested {nested}")
+
+
 @dataclass
 class HumanRows:
     """The operator rows of one journal day as numpy columns."""
@@ -90,12 +104,11 @@ class HumanRows:
     key: np.ndarray
     purpose: np.ndarray
     has_case: np.ndarray
+    vetted: bool = field(default=False, repr=False)  # made by from_journal (columns checked)
 
     @classmethod
     def from_journal(cls, table: pa.Table) -> HumanRows:
-        leaked = set(table.column_names) & set(ANSWER_KEY_FIELDS)
-        if leaked:
-            raise ValueError(f"detection was handed answer-key columns {sorted(leaked)}")
+        check_journal_columns(table)
         operator = table.column("operator")
         # automated checks (no operator) are dropped; a journal without them is taken as is
         human = table.filter(pc.is_valid(operator)) if operator.null_count else table
@@ -111,6 +124,7 @@ class HumanRows:
             key=col("key").indices.to_numpy(),
             purpose=col("purpose").indices.to_numpy(),
             has_case=pc.is_valid(col("case_number")).to_numpy(zero_copy_only=False),
+            vetted=True,
         )
 
 
@@ -228,6 +242,9 @@ class Detector:
         return self.run_rows(HumanRows.from_journal(journal), day)
 
     def run_rows(self, rows: HumanRows, day: int) -> pd.DataFrame:
+        """Alerts on rows made by `HumanRows.from_journal` (the columns were checked there)."""
+        if not isinstance(rows, HumanRows) or not rows.vetted:
+            raise ValueError("Detector.run_rows takes HumanRows.from_journal(journal) only")
         rules = self.enabled - {"volume_spike"}
         anomaly = self.cfg.anomaly.enabled
         alerts = []

@@ -148,6 +148,25 @@ def test_detection_refuses_answer_key_columns(world):
     with pytest.raises(ValueError, match="answer-key"):
         HumanRows.from_journal(table.append_column("is_misuse", pa.array([True])))
     assert set(TRUTH_FIELDS) <= {"is_misuse", "category", "archetype", "incident_id"}
+    # renamed or nested answer-key columns are refused too: only journal columns pass
+    for name, col in (("x_is_misuse", pa.array([True])), ("IS_MISUSE", pa.array([True])),
+                      ("label", pa.array([{"is_misuse": True}]))):
+        with pytest.raises(ValueError, match="journal columns only"):
+            HumanRows.from_journal(table.append_column(name, col))
+    # and run_rows takes only rows whose columns were checked
+    det = detector(world, ["off_shift"])
+    rows = HumanRows.from_journal(table)
+    unchecked = HumanRows(**{k: getattr(rows, k) for k in ("query_id", "time", "operator", "subject",
+                                                           "key", "purpose", "has_case")})
+    with pytest.raises(ValueError, match="from_journal"):
+        det.run_rows(unchecked, DAY)
+    assert "kind" in det.run_rows(rows, DAY).columns
+
+
+def test_journal_columns_list_is_the_journal_schema():
+    from sim.catalogue import JOURNAL_COLUMNS
+
+    assert tuple(JOURNAL_SCHEMA.names) == JOURNAL_COLUMNS
 
 
 def test_detection_module_imports_nothing_that_carries_truth():
