@@ -32,7 +32,6 @@ interval and whether the record lies inside it. A miss is printed as a miss.
 from __future__ import annotations
 
 import copy
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -46,6 +45,7 @@ from sim.config.oversight import OUTCOMES
 from sim.config.reader import load_yaml
 from sim.experiment import set_dotted
 from sim.metrics import mean_ci
+from sim.processes import worker_pool
 
 NAMED_OUTCOMES = ("counselling", "suspension", "reprimand", "resignation", "termination")
 
@@ -186,7 +186,7 @@ class Runner:
     def _map(self, tasks) -> list[dict]:
         rows = []
         if self.workers > 1 and len(tasks) > 1:
-            with ProcessPoolExecutor(max_workers=self.workers) as pool:
+            with worker_pool(self.workers) as pool:
                 for row in pool.map(_run_one, tasks):
                     rows.append(row)
                     if self.on_run:

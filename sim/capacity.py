@@ -22,7 +22,6 @@ sample; the answered-only ``p95_s`` is kept beside it. Definitions (docs/network
 
 from __future__ import annotations
 
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -34,6 +33,7 @@ from sim.config import Scenario
 from sim.experiment import replication_seed
 from sim.metrics import mean_ci
 from sim.netstats import response_summary
+from sim.processes import worker_pool
 from sim.runner import simulate_network
 from topology.builder import msc_node
 
@@ -97,7 +97,7 @@ def sweep_capacity(
     tasks = [(scenario, s, lf, focus_county, r) for lf in load_factors for r, s in enumerate(seeds)]
     results: list[tuple[dict, pd.DataFrame]] = []
     if workers > 1 and len(tasks) > 1:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        with worker_pool(workers) as pool:
             for res in pool.map(_point, tasks):
                 results.append(res)
                 if on_point:

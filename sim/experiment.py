@@ -23,7 +23,7 @@ import itertools
 import json
 import os
 import traceback
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -34,6 +34,7 @@ import pandas as pd
 from sim.config import Scenario, parse_scenario
 from sim.errors import ScenarioError
 from sim.metrics import mean_ci
+from sim.processes import worker_pool
 
 RESULT_VERSION = 1
 
@@ -205,7 +206,7 @@ def run_all(specs: list[RunSpec], workers: int = 1, scheduler: str | None = None
     if scheduler or dask_local:
         _run_dask(specs, workers, scheduler, done)
     elif workers > 1 and len(specs) > 1:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        with worker_pool(workers) as pool:
             futures = [pool.submit(execute, s) for s in specs]
             for f in as_completed(futures):
                 done(f.result())

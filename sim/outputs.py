@@ -52,25 +52,80 @@ def new_run_id(seed: int) -> str:
 
 
 @contextmanager
+def folder_lock(lock: Path, what: str) -> Iterator[None]:
+    """One writer at a time: `lock` holds the writer's PID and start time. A second writer
+    stops at once with a clear message; a lock left by a dead process is taken over."""
+    lock = Path(lock)
+    me = f"{os.getpid()} {datetime.now(timezone.utc).isoformat(timespec='seconds')}"
+    for _ in range(3):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                pid_text, _, since = lock.read_text().partition(" ")
+                pid = int(pid_text)
+            except (OSError, ValueError):
+                pid, since = -1, "?"
+            if pid > 0 and _alive(pid):
+                raise ScenarioError(f"{what} is locked by PID {pid} since {since.strip()} (another "
+                                    f"clets command is writing it); wait for it or choose another --out"
+                                    ) from None
+            lock.unlink(missing_ok=True)  # stale: its writer is gone
+            continue
+        except OSError as err:
+            raise ScenarioError(f"{what}: cannot create the lock {lock} ({err.strerror})") from None
+        with os.fdopen(fd, "w") as f:
+            f.write(me)
+        break
+    else:
+        raise ScenarioError(f"{what}: could not take the lock {lock}")
+    try:
+        yield
+    finally:
+        try:
+            if lock.read_text() == me:
+                lock.unlink()
+        except OSError:
+            pass
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextmanager
 def run_directory(final: Path) -> Iterator[Path]:
-    """Yield a partial directory; rename it to `final` on success, delete it on failure."""
+    """Yield a partial directory; rename it to `final` on success, delete it on failure.
+    A lock next to it keeps a second writer of the same `final` out from the start."""
     final = Path(final)
     if final.exists():
         raise ScenarioError(f"output directory already exists: {final} (choose another --out)")
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
-        partial = final.parent / f".{final.name}.partial-{os.getpid()}"
-        if partial.exists():
-            shutil.rmtree(partial)
-        partial.mkdir()
     except OSError as err:
         raise ScenarioError(f"output directory {final.parent} is not writable: {err.strerror}") from None
-    try:
-        yield partial
-        os.replace(partial, final)
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
+    with folder_lock(final.parent / f".{final.name}.lock", f"output directory {final}"):
+        if final.exists():
+            raise ScenarioError(f"output directory already exists: {final} (choose another --out)")
+        try:
+            partial = final.parent / f".{final.name}.partial-{os.getpid()}"
+            if partial.exists():
+                shutil.rmtree(partial)
+            partial.mkdir()
+        except OSError as err:
+            raise ScenarioError(f"output directory {final.parent} is not writable: {err.strerror}") from None
+        try:
+            yield partial
+            os.replace(partial, final)
+        except BaseException:
+            shutil.rmtree(partial, ignore_errors=True)
+            raise
 
 
 def write_manifest(directory: Path, **fields) -> Path:

@@ -52,6 +52,19 @@ def sweep(
 
 def _experiment(scenario: Scenario, scenario_file: Path, replications: Optional[int], workers: int,
                 scheduler: Optional[str], dask: bool, target: Path, quiet: bool) -> None:
+    """`_run_experiment` with the results folder locked (one writer at a time)."""
+    from sim.outputs import folder_lock
+
+    try:
+        Path(target).mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ScenarioError(f"--out: {target} is not writable ({e.strerror})") from None
+    with folder_lock(Path(target) / ".lock", f"results folder {target}"):
+        _run_experiment(scenario, scenario_file, replications, workers, scheduler, dask, target, quiet)
+
+
+def _run_experiment(scenario: Scenario, scenario_file: Path, replications: Optional[int], workers: int,
+                    scheduler: Optional[str], dask: bool, target: Path, quiet: bool) -> None:
     """Plan, run (resuming finished runs), summarise and report a sweep or replicated run."""
     import json
 

@@ -1,0 +1,86 @@
+"""Writers and workers: one writer per results folder, no worker outlives its command."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from sim.errors import ScenarioError
+from sim.outputs import folder_lock, run_directory
+
+
+def test_a_second_writer_is_refused_at_once_and_a_stale_lock_taken_over(tmp_path):
+    lock = tmp_path / ".lock"
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        lock.write_text(f"{holder.pid} 2026-01-01T00:00:00+00:00")
+        t0 = time.perf_counter()
+        with pytest.raises(ScenarioError, match=f"locked by PID {holder.pid} since 2026-01-01"):
+            with folder_lock(lock, "results folder x"):
+                pass
+        assert time.perf_counter() - t0 < 1
+    finally:
+        holder.kill()
+        holder.wait()
+    with folder_lock(lock, "results folder x"):  # its writer is dead: taken over
+        assert lock.read_text().startswith(f"{os.getpid()} ")
+    assert not lock.exists()  # released
+
+
+def test_two_runs_into_one_folder(tmp_path):
+    """The second `run_directory` of the same final folder stops before any work."""
+    final = tmp_path / "out"
+    with run_directory(final) as partial:
+        (partial / "x").write_text("1")
+        with pytest.raises(ScenarioError, match="locked by PID"):
+            with run_directory(final):
+                pass
+    assert (final / "x").exists() and not (tmp_path / ".out.lock").exists()
+
+
+def children(pid: int) -> list[int]:
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True)
+    return [int(x) for x in out.stdout.split()]
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.exists() and stat.read_text().split()[2] == "Z")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux only")
+def test_pool_workers_die_with_a_killed_sweep(tmp_path):
+    scen = tmp_path / "s.yaml"
+    scen.write_text(yaml.safe_dump({
+        "name": "orphans", "model": "oversight", "seed": 1, "topology": {"counties": ["Alpine"]},
+        "oversight": {"years": 1, "warmup_days": 10},
+        "sweep": {"grid": {"oversight.investigation.budget_base": [1, 2, 3, 4]}, "replications": 2}}))
+    main = subprocess.Popen([sys.executable, "-m", "sim.cli", "sweep", str(scen), "--workers", "2",
+                             "--out", str(tmp_path / "sw"), "--quiet"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    workers: list[int] = []
+    deadline = time.time() + 60
+    while time.time() < deadline and len(workers) < 2:
+        workers = children(main.pid)
+        time.sleep(0.2)
+    assert len(workers) >= 2, "the sweep never started its workers"
+    main.send_signal(signal.SIGKILL)
+    main.wait()
+    deadline = time.time() + 10
+    while time.time() < deadline and any(alive(w) for w in workers):
+        time.sleep(0.1)
+    left = [w for w in workers if alive(w)]
+    for w in left:
+        os.kill(w, signal.SIGKILL)
+    assert not left, f"workers {left} outlived their sweep"
