@@ -170,8 +170,14 @@ def execute(spec: RunSpec) -> dict:
     """Run one spec in its own directory; always returns a result record (never raises)."""
     directory = Path(spec.directory)
     done = directory / "result.json"
+    redone = None
     if done.exists():
-        prior = json.loads(done.read_text())
+        try:
+            prior = json.loads(done.read_text())
+        except (OSError, ValueError, UnicodeDecodeError):
+            prior, redone = {}, f"{done} was unreadable (corrupt); the run was redone"
+        if not isinstance(prior, dict):
+            prior, redone = {}, f"{done} was not a result record; the run was redone"
         if prior.get("status") == "complete" and prior.get("version") == RESULT_VERSION:
             return prior | {"resumed": True}
     directory.mkdir(parents=True, exist_ok=True)
@@ -184,6 +190,8 @@ def execute(spec: RunSpec) -> dict:
     except Exception as e:  # noqa: BLE001 - a failed run is recorded, the sweep goes on
         record |= {"status": "failed", "error": f"{type(e).__name__}: {e}",
                    "traceback": traceback.format_exc()}
+    if redone:
+        record["redone"] = redone
     tmp = directory / f".result.json.{os.getpid()}"
     tmp.write_text(json.dumps(record, default=float))
     os.replace(tmp, done)
@@ -234,8 +242,8 @@ def _run_dask(specs, workers, scheduler, done) -> None:
                 cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                        dashboard_address=None)
             client = Client(cluster)
-    except (OSError, TimeoutError) as e:
-        raise ScenarioError(f"--scheduler: cannot reach {scheduler!r} ({e})") from None
+    except (OSError, TimeoutError, ValueError, TypeError) as e:
+        raise ScenarioError(f"--scheduler: cannot reach {scheduler!r} ({str(e)[:200]})") from None
     try:
         futures = client.map(execute, specs, pure=False)
         for f in dask_completed(futures):

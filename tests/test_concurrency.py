@@ -84,3 +84,47 @@ def test_pool_workers_die_with_a_killed_sweep(tmp_path):
     for w in left:
         os.kill(w, signal.SIGKILL)
     assert not left, f"workers {left} outlived their sweep"
+
+
+def tiny_sweep(tmp_path, **sweep) -> Path:
+    scen = tmp_path / "tiny.yaml"
+    scen.write_text(yaml.safe_dump({
+        "name": "tiny", "model": "oversight", "seed": 2, "topology": {"counties": ["Alpine"]},
+        "oversight": {"years": 1, "warmup_days": 10},
+        "sweep": {"grid": {"oversight.investigation.budget_base": [1, 2]}, "replications": 1, **sweep}}))
+    return scen
+
+
+def test_a_corrupt_run_record_is_redone_and_said(tmp_path):
+    from typer.testing import CliRunner
+
+    from sim.cli import app
+
+    scen, out = tiny_sweep(tmp_path), tmp_path / "sw"
+    first = CliRunner().invoke(app, ["sweep", str(scen), "--out", str(out), "--quiet"])
+    assert first.exit_code == 0, first.output
+    records = sorted(out.glob("runs/*/result.json"))
+    records[0].write_text("{not json")
+    (out / "manifest.json").write_text("\x00garbage")
+    again = CliRunner().invoke(app, ["sweep", str(scen), "--out", str(out), "--quiet"])
+    assert again.exit_code == 0, again.output
+    assert "corrupt" in again.output and "redone" in again.output
+    import json
+
+    assert json.loads(records[0].read_text())["status"] == "complete"
+    assert json.loads((out / "manifest.json").read_text())["resumed"] == len(records) - 1
+
+
+def test_unknown_sweep_measure_and_bad_scheduler_stop_before_any_run(tmp_path):
+    from typer.testing import CliRunner
+
+    from sim.cli import app
+
+    scen = tiny_sweep(tmp_path, measures=["true_misuse_rows", "happiness"])
+    r = CliRunner().invoke(app, ["sweep", str(scen), "--out", str(tmp_path / "a"), "--quiet"])
+    assert r.exit_code == 2 and "happiness" in r.output and "Traceback" not in r.output
+    assert not list((tmp_path / "a").glob("runs/*/result.json"))
+    scen = tiny_sweep(tmp_path)
+    r = CliRunner().invoke(app, ["sweep", str(scen), "--out", str(tmp_path / "b"), "--quiet",
+                                 "--scheduler", "not a scheduler"])
+    assert r.exit_code == 2 and "--scheduler" in r.output, r.output

@@ -57,7 +57,7 @@ def user_errors(fn):
             err.print(f"[bold red]error:[/] {escape(text)}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
-            err.print("interrupted; partial results were removed")
+            err.print(INTERRUPTED[0])
             raise typer.Exit(130) from None
 
     return wrapper
@@ -102,6 +102,8 @@ class LazyBar:
             self.progress.stop()
 
 
+# what Ctrl-C leaves behind, said truthfully (a sweep keeps its finished runs to resume)
+INTERRUPTED = ["interrupted; the unfinished results folder was removed"]
 MAX_MESSAGE = 2000  # characters of an error message shown
 MAX_REPLICATIONS = 1000  # documented limit (README): more is a typo, not a study
 

@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from sim.cli.common import (
+    INTERRUPTED,
     LazyBar,
     _report,
     app,
@@ -64,6 +65,8 @@ def compare(
         target.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise ScenarioError(f"--out: {target} is not writable ({e.strerror})") from None
+    INTERRUPTED[0] = (f"interrupted; the finished runs in {target} are kept: the same command "
+                      "resumes where it stopped")
     with folder_lock(target / ".lock", f"results folder {target}"):
         old.unlink(missing_ok=True)  # not complete until every run has finished
         t0 = time.perf_counter()

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from sim.cli.common import (
+    INTERRUPTED,
     LazyBar,
     _report,
     app,
@@ -59,6 +60,8 @@ def _experiment(scenario: Scenario, scenario_file: Path, replications: Optional[
         Path(target).mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise ScenarioError(f"--out: {target} is not writable ({e.strerror})") from None
+    INTERRUPTED[0] = (f"interrupted; the finished runs in {target} are kept: the same command "
+                      "resumes where it stopped")
     with folder_lock(Path(target) / ".lock", f"results folder {target}"):
         _run_experiment(scenario, scenario_file, replications, workers, scheduler, dask, target, quiet)
 
@@ -77,7 +80,13 @@ def _run_experiment(scenario: Scenario, scenario_file: Path, replications: Optio
     raw = load_yaml(Path(scenario_file))
     old = target / "manifest.json"
     if old.exists():
-        prior = json.loads(old.read_text())
+        try:
+            prior = json.loads(old.read_text())
+        except (OSError, ValueError, UnicodeDecodeError):
+            prior = {"manifest_version": MANIFEST_VERSION, "kind": "sweep"}  # rewritten at the end
+            err.print(f"{old} was unreadable (corrupt); it is rewritten when the sweep completes")
+        if not isinstance(prior, dict):
+            prior = {}
         if prior.get("manifest_version") != MANIFEST_VERSION or prior.get("kind") != "sweep":
             raise ScenarioError(f"--out: {target} holds results of another kind or version "
                                 f"({prior.get('kind')}, v{prior.get('manifest_version')}); choose another")
@@ -85,6 +94,7 @@ def _run_experiment(scenario: Scenario, scenario_file: Path, replications: Optio
 
     t0 = _time.perf_counter()
     specs, points = plan(scenario, raw, target, str(scenario_file), replications)  # validates all points
+    _check_measures(scenario.sweep.measures if scenario.sweep else [])
     try:
         target.mkdir(parents=True, exist_ok=True)
         probe = target / ".write-test"
@@ -100,6 +110,9 @@ def _run_experiment(scenario: Scenario, scenario_file: Path, replications: Optio
             bar.update(completed=0)
         records = run_all(specs, workers, scheduler, dask,
                           on_done=None if quiet else (lambda _r: bar.update(advance=1)))
+    for rec in records:
+        if rec.get("redone"):
+            err.print(f"[yellow]note:[/] {rec['redone']}")
     measures = scenario.sweep.measures if scenario.sweep else []
     runs, summary, diffs = summarise(records, points, baseline_index(scenario, points), measures or None)
     runs.to_parquet(target / "sweep_runs.parquet", index=False)
@@ -150,6 +163,18 @@ def _run_experiment(scenario: Scenario, scenario_file: Path, replications: Optio
         err.print(f"[red]{len(failed)} run(s) failed[/]: see sweep_runs.csv (error column)")
     _report(target)
     out.print(f"results: [bold]{target}[/]")
+
+
+def _check_measures(names: list[str]) -> None:
+    """sweep.measures must name registered measures: known before any run, not after all."""
+    from sim.measures import MEASURES, get
+
+    for name in names:
+        try:
+            get(name)
+        except KeyError:
+            raise ScenarioError(f"sweep.measures: unknown measure {name!r} (known: "
+                                f"{', '.join(sorted(MEASURES))[:600]})") from None
 
 
 def _plot_sweep(summary, path: Path) -> None:
