@@ -37,6 +37,7 @@ from sim.metrics import mean_ci
 from sim.processes import worker_pool
 
 RESULT_VERSION = 1
+MAX_POINTS = 10_000  # documented limit on a sweep's points
 
 
 def replication_seed(root: int, r: int) -> int:
@@ -66,6 +67,18 @@ def point_label(overrides: dict) -> str:
 def expand_points(scenario: Scenario) -> list[dict]:
     """Override sets of the sweep: the grid's combinations, then the listed points."""
     sw = scenario.sweep
+    if "seed" in (sw.grid or {}) or any("seed" in p for p in sw.points):
+        raise ScenarioError("sweep: 'seed' cannot be swept (replication r of every point shares its "
+                            "seed); use sweep.replications for more seeds")
+    grid = 1
+    for values in (sw.grid or {}).values():
+        grid *= max(len(values), 1)
+        if grid > MAX_POINTS:
+            break
+    total = (grid if sw.grid else 0) + len(sw.points)
+    if total > MAX_POINTS:
+        raise ScenarioError(f"sweep: {'more than ' if grid > MAX_POINTS else ''}{total:,} points; at most "
+                            f"{MAX_POINTS:,} (split the question into smaller sweeps)")
     points = []
     if sw.grid:
         keys = list(sw.grid)

@@ -131,3 +131,25 @@ def test_hostile_load_factor_ranges(spec, needle, tmp_path):
     p.write_text("name: n\nmodel: network\ntopology: {counties: [Alpine]}\n")
     r, elapsed = run(["capacity", p, "--load-factors", spec, "--out", tmp_path / "out"])
     assert_refused(r, elapsed, needle)
+
+
+def test_a_huge_sweep_grid_is_refused_before_expansion(tmp_path):
+    grid = {"oversight.investigation.budget_base": list(range(1, 101)),
+            "oversight.detection.random_audit_rate": [0.001 * i for i in range(1, 101)],
+            "oversight.journal_unused": list(range(100)), "oversight.years": list(range(1, 101)),
+            "oversight.warmup_days": list(range(1, 101))}
+    p = tmp_path / "s.yaml"
+    import yaml
+
+    p.write_text(yaml.safe_dump({"name": "big", "model": "oversight", "sweep": {"grid": grid}}))
+    r, elapsed = run(["sweep", p, "--out", tmp_path / "out", "--quiet"])
+    assert_refused(r, elapsed, "at most 10,000")
+
+
+def test_sweeping_the_seed_is_refused(tmp_path):
+    import yaml
+
+    p = tmp_path / "s.yaml"
+    p.write_text(yaml.safe_dump({"name": "s", "model": "oversight", "sweep": {"grid": {"seed": [1, 2]}}}))
+    r, elapsed = run(["sweep", p, "--out", tmp_path / "out", "--quiet"])
+    assert_refused(r, elapsed, "replications")
