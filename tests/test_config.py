@@ -69,8 +69,7 @@ def all_modules() -> list[str]:
     names = []
     for pkg in (sim, topology):
         names.append(pkg.__name__)
-        names += [m.name for m in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + ".")
-                  if not m.name.endswith("__main__")]
+        names += [m.name for m in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + ".")]
     return sorted(names)
 
 

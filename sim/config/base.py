@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -99,8 +100,6 @@ def _numeric_only(annotation) -> bool:
 
 def _bad_number(value):
     """The first boolean or non-finite float inside `value` (lists and dict values), or None."""
-    import math
-
     stack = [value]
     while stack:
         v = stack.pop()
@@ -121,8 +120,6 @@ FIELD_MARK = "field "  # the error names a field of the section it is reported o
 def _refuse_bools_and_non_finite(cls, data: dict) -> None:
     """YAML `true` is not a number, and `.inf`/`.nan` are never a setting: pydantic would take
     `true` as 1 and let infinities through to numpy, so both are refused here, by field."""
-    import math
-
     for name, field in cls.model_fields.items():
         if name not in data:
             continue

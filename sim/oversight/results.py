@@ -56,11 +56,7 @@ class OversightResult:
         return day_number(date(start, 1, 1)), day_number(date(start + self.scenario.oversight.years, 1, 1))
 
     def in_reported_years(self, df: pd.DataFrame, col: str = "day") -> pd.DataFrame:
-        lo, hi = self.reported_days
-        if not len(df):
-            return df
-        d = pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=np.float64)
-        return df[(d >= lo) & (d < hi)]
+        return _in_days(df, col, *self.reported_days)
 
 
 def build_result(m) -> OversightResult:
@@ -129,13 +125,17 @@ def _realised(incidents: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _in_year(df: pd.DataFrame, col: str, y: int) -> pd.DataFrame:
-    """Rows whose day column (days since 1970) falls in calendar year y."""
+def _in_days(df: pd.DataFrame, col: str, lo: int, hi: int) -> pd.DataFrame:
+    """Rows whose day column (days since 1970) falls in [lo, hi)."""
     if not len(df):
         return df
-    lo, hi = day_number(date(y, 1, 1)), day_number(date(y + 1, 1, 1))
     d = pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=np.float64)
     return df[(d >= lo) & (d < hi)]
+
+
+def _in_year(df: pd.DataFrame, col: str, y: int) -> pd.DataFrame:
+    """Rows whose day column falls in calendar year y."""
+    return _in_days(df, col, day_number(date(y, 1, 1)), day_number(date(y + 1, 1, 1)))
 
 
 def yearly_summary(r: OversightResult, volume: dict, potential: dict, auditor_days: dict) -> pd.DataFrame:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import json
 from pathlib import Path
 
 import numpy as np
@@ -77,18 +76,11 @@ def comparison_sections(r: RunResults) -> list[Section]:
     return [sec]
 
 
-def _run_dirs(r: RunResults, part: str) -> list[Path]:
-    """Completed run folders of the first point (or their `part` subfolder)."""
-    runs = r["sweep_runs"]
-    runs = runs[(runs["status"] == "complete") & (runs["point"] == runs["point"].min())]
-    out = []
-    for key in runs["key"]:
-        d = r.directory / "runs" / str(key)
-        d = d / part if (d / part / "manifest.json").exists() else d
-        if (d / "manifest.json").exists() and json.loads((d / "manifest.json").read_text()).get(
-                "kind") == f"{part}_run":
-            out.append(d)
-    return out
+def _first_point_tables(r: RunResults, name: str) -> list[pd.DataFrame]:
+    """Table `name` of every complete run of the first point that has it (`sim.results`)."""
+    runs = list(r.iter_runs())
+    first = min((row["point"] for row, _ in runs), default=0)
+    return [run[name] for row, run in runs if row["point"] == first and name in run]
 
 
 def _ci_frame(frames: list[pd.DataFrame], by: str, value: str, bounds=(None, None)) -> pd.DataFrame:
@@ -115,9 +107,9 @@ def replicated_sections(r: RunResults) -> list[Section]:
     with 95% CIs (the detailed sections below are the first replication's)."""
     plt = pyplot()
     out = []
-    nets = _run_dirs(r, "network")
+    nets = _first_point_tables(r, "nodes")
     if len(nets) > 1:
-        util = _ci_frame([pd.read_parquet(d / "nodes.parquet") for d in nets], "node", "utilization",
+        util = _ci_frame(nets, "node", "utilization",
                          (0.0, 1.0))
         util = util.sort_values("mean", ascending=False).rename(columns={"mean": "utilization"})
         link = _save(r, util, "nodes_over_replications.csv")
@@ -134,10 +126,10 @@ def replicated_sections(r: RunResults) -> list[Section]:
                            [figure(fig, "utilization_ci", "The 15 busiest nodes, 95% CI.")],
                            [html_table(util.rename(columns={"mean": "utilization"}), max_rows=25,
                                        source=link)]))
-    overs = _run_dirs(r, "oversight")
+    overs = _first_point_tables(r, "metrics_recall_by_category")
     if len(overs) > 1:
         out.append(_funnel_ci(r, len(overs), plt))
-        rec = _ci_frame([pd.read_csv(d / "metrics_recall_by_category.csv") for d in overs], "category",
+        rec = _ci_frame(overs, "category",
                         "recall", (0.0, 1.0))
         link = _save(r, rec.rename(columns={"mean": "recall"}), "recall_by_category_over_replications.csv")
         fig, ax = plt.subplots(figsize=(8, 3.4))
