@@ -243,28 +243,73 @@ def _run_dask(specs, workers, scheduler, done) -> None:
         from dask.distributed import as_completed as dask_completed
     except ImportError:  # pragma: no cover - dask is a dependency
         raise ScenarioError("--scheduler: dask.distributed is not installed") from None
-    cluster = None
+    client = cluster = None
     try:
-        if scheduler:
-            client = Client(scheduler, timeout="10s")
-        else:
-            import dask
+        try:
+            if scheduler:
+                client = Client(scheduler, timeout="10s")
+            else:
+                import signal
 
-            # fork: workers start with the simulator already imported (as a process pool's do)
-            with dask.config.set({"distributed.worker.multiprocessing-method": "fork"}):
-                cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                       dashboard_address=None)
-            client = Client(cluster)
-    except (OSError, TimeoutError, ValueError, TypeError) as e:
-        raise ScenarioError(f"--scheduler: cannot reach {scheduler!r} ({str(e)[:200]})") from None
-    try:
+                import dask
+
+                # fork: workers start with the simulator already imported (as a process pool's do),
+                # and ignoring Ctrl-C: this process answers it and closes them
+                ctrl_c = signal.signal(signal.SIGINT, signal.SIG_IGN)
+                try:
+                    with dask.config.set({"distributed.worker.multiprocessing-method": "fork"}):
+                        cluster = LocalCluster(
+                            n_workers=workers, threads_per_worker=1, processes=True,
+                            dashboard_address=None,  # no dashboard, no fixed port
+                            scheduler_kwargs={"dashboard": False, "dashboard_address": ":0"})
+                finally:
+                    signal.signal(signal.SIGINT, ctrl_c)
+                client = Client(cluster)
+        except (OSError, TimeoutError, ValueError, TypeError) as e:
+            raise ScenarioError(f"--scheduler: cannot reach {scheduler!r} ({str(e)[:200]})") from None
         futures = client.map(execute, specs, pure=False)
         for f in dask_completed(futures):
             done(f.result())
-    finally:
+    except KeyboardInterrupt:
+        _close_dask_quietly(client)  # Ctrl-C: the command prints one line, Dask nothing
+        raise
+    if client is not None:
         client.close()
-        if cluster is not None:
-            cluster.close()
+    if cluster is not None:
+        cluster.close()
+
+
+def _silence_dask_logs() -> None:
+    import logging
+
+    for name in ("distributed", "tornado", "asyncio"):
+        logging.getLogger(name).setLevel(logging.CRITICAL + 1)
+
+
+def _close_dask_quietly(client) -> None:
+    """Close the client and every local cluster of this process with Dask's shutdown chatter
+    (worker tracebacks, 'Exception ignored in atexit') silenced: after Ctrl-C, the user sees
+    the command's one line saying what was kept."""
+    import contextlib
+    import io
+
+    from distributed.deploy.spec import SpecCluster
+
+    _silence_dask_logs()
+    with contextlib.redirect_stderr(io.StringIO()):
+        if client is not None:
+            try:  # the workers too: they log every task cancelled by the shutdown
+                client.run(_silence_dask_logs, wait=True)
+            except BaseException:  # noqa: BLE001
+                pass
+        for thing in [client, *list(SpecCluster._instances)]:
+            if thing is None:
+                continue
+            try:
+                thing.close(timeout=10)
+            except BaseException:  # noqa: BLE001 - a second Ctrl-C or a half-started cluster
+                pass
+    SpecCluster._instances.clear()  # nothing left for the atexit hook to close again
 
 
 # ---------------------------------------------------------------------- summaries

@@ -19,7 +19,11 @@ def _quantiles(x: np.ndarray) -> list[float]:
 
 
 def node_stats(net: QueueNet, horizon: float) -> pd.DataFrame:
-    """One row per station over [end of warm-up, horizon]."""
+    """One row per station over [end of warm-up, horizon].
+
+    Counts, utilisation and queue length cover that interval; the wait and sojourn figures
+    (mean, share that waited, quantiles) cover the messages that arrived at the station in
+    it (`Station.reset_stats` empties the warm-up samples)."""
     rows = []
     for st in net.stations:
         st.account()

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from simpy import Environment, Event, Timeout
+from simpy import Environment, Event, Interrupt, Timeout
 
 from sim.stations import HubRole, Station
 
@@ -175,9 +175,21 @@ class QueueNet:
                     yield ev
                 t_start = env._now
                 if st.epoch == epoch:
-                    yield Timeout(env, st.sample() * st.slow)
+                    # in service: registered so that a failure can interrupt it (`Station.fail`)
+                    proc = env._active_proc
+                    serving = st.serving
+                    serving[proc] = None
+                    try:
+                        yield Timeout(env, st.sample() * st.slow)
+                        del serving[proc]
+                    except Interrupt:  # the station failed during the service: act now
+                        pass
                 if st.epoch != epoch:  # the station failed while this message was inside
                     if st.on_failure == "retry":
+                        # wait for the repair, then arrive again: messages evicted together
+                        # resume in the order they were evicted (in service, then waiting, i.e.
+                        # FIFO by arrival here), ahead of later arrivals. At the hub, go round
+                        # the role again (to the backup site once the switch-over ends).
                         if target.__class__ is not HubRole and st.recovered is not None:
                             yield st.recovered
                         continue

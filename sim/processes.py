@@ -28,5 +28,19 @@ def die_with_parent() -> None:
         return
 
 
+class WorkerPool(ProcessPoolExecutor):
+    """A process pool that, left by Ctrl-C, cancels what has not started and ends its workers at
+    once (a plain pool would wait for every run in progress to finish). An unfinished run has no
+    result record yet, so a resumed sweep redoes it."""
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None and issubclass(exc_type, KeyboardInterrupt):
+            workers = list((getattr(self, "_processes", None) or {}).values())  # shutdown forgets them
+            self.shutdown(wait=False, cancel_futures=True)
+            for process in workers:
+                process.terminate()
+        return super().__exit__(exc_type, exc, tb)
+
+
 def worker_pool(workers: int) -> ProcessPoolExecutor:
-    return ProcessPoolExecutor(max_workers=workers, initializer=die_with_parent)
+    return WorkerPool(max_workers=workers, initializer=die_with_parent)

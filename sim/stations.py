@@ -5,7 +5,8 @@ a SimPy Resource: the message process in `sim.network` drives it inline (one
 Timeout per service, one Event only when a message must wait), which is what
 keeps the model within a few percent of a bare SimPy chain. The station keeps
 exact time integrals of busy servers and queue length, so utilisation and
-time-average queue length need no sampling.
+time-average queue length need no sampling. It also knows the processes in
+service (`serving`, in order of service start) so a failure can interrupt them.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Callable
 
 import numpy as np
 from simpy import Environment, Event
+from simpy.events import URGENT
 
 from sim.distributions import BLOCK
 
@@ -25,7 +27,7 @@ class Station:
 
     __slots__ = (
         "env", "name", "kind", "county", "servers", "buffer", "sample", "busy", "queue", "up",
-        "epoch", "slow", "on_failure", "recovered", "extra_latency",
+        "epoch", "slow", "on_failure", "recovered", "extra_latency", "serving",
         "arrivals", "completed", "rejected", "lost",
         "busy_area", "queue_area", "last_t", "stats_from",
         "sojourn", "wait", "record_from", "initial",
@@ -42,6 +44,9 @@ class Station:
         self.sample = sample
         self.busy = 0
         self.queue: deque[Event] = deque()
+        # processes in service -> None; a dict keeps service-start order (a set would
+        # interrupt them in id order, which differs from run to run)
+        self.serving: dict = {}
         self.up = True
         self.epoch = 0
         self.slow = 1.0
@@ -70,17 +75,27 @@ class Station:
         self.last_t = now
 
     def reset_stats(self) -> None:
-        """Start statistics afresh at the current time (end of warm-up)."""
+        """Start statistics afresh at the current time (end of warm-up).
+
+        Counters and time integrals restart; the per-message wait and sojourn samples are
+        emptied and from now on taken from messages arriving at or after this instant (a
+        message inside at the reset counts in `completed` when it leaves, not in the samples).
+        """
         self.account()
         self.busy_area = self.queue_area = 0.0
         self.arrivals = self.completed = self.rejected = self.lost = 0
         self.stats_from = self.env.now
         self.record_from = self.env.now
+        self.sojourn = array("d")
+        self.wait = array("d")
         self.initial = self.in_system()
 
     def fail(self) -> None:
-        """Go down: servers stop; every message inside sees a new epoch (waiting ones are woken
-        now, those in service when their service time ends) and is lost or retried."""
+        """Go down: servers stop and every message inside is evicted at this instant.
+
+        Each sees a new epoch: those in service are interrupted (in order of service start),
+        then the waiting ones are woken (in queue order), so they are lost or, with retry, wait
+        for the repair in their order of arrival here."""
         if not self.up:
             return
         self.account()
@@ -88,20 +103,28 @@ class Station:
         self.epoch += 1
         self.lost += self.busy + len(self.queue)  # evicted: lost, or retried elsewhere/later
         self.busy = 0
+        serving = self.serving
+        self.serving = {}
         waiting = list(self.queue)
         self.queue.clear()
         self.recovered = Event(self.env)
+        for proc in serving:
+            proc.interrupt()  # urgent: handled at this instant, before the woken waiters
         for ev in waiting:
             ev.succeed()
 
     def repair(self) -> None:
+        """Come back up. Messages held by a retry resume first (urgent), in the order they
+        were evicted, ahead of any other message arriving at this instant."""
         if self.up:
             return
         self.account()
         self.up = True
         rec, self.recovered = self.recovered, None
         if rec is not None:
-            rec.succeed()
+            rec._ok = True
+            rec._value = None
+            self.env.schedule(rec, URGENT)
 
     def in_system(self) -> int:
         return self.busy + len(self.queue)

@@ -128,3 +128,46 @@ def test_unknown_sweep_measure_and_bad_scheduler_stop_before_any_run(tmp_path):
     r = CliRunner().invoke(app, ["sweep", str(scen), "--out", str(tmp_path / "b"), "--quiet",
                                  "--scheduler", "not a scheduler"])
     assert r.exit_code == 2 and "--scheduler" in r.output, r.output
+
+
+def group_alive(pgid: int) -> list[int]:
+    out = subprocess.run(["ps", "-o", "pid=,stat=", "-g", str(pgid)], capture_output=True, text=True)
+    return [int(p) for p, s in (line.split()[:2] for line in out.stdout.splitlines()) if "Z" not in s]
+
+
+@pytest.mark.parametrize("executor", [["--workers", "2"], ["--dask", "--workers", "2"]])
+def test_ctrl_c_prints_one_line_and_stops_every_worker(tmp_path, executor):
+    """Ctrl-C (SIGINT to the whole foreground group, as a terminal sends it) while runs are in
+    progress: exit 130, one line saying what was kept, no traceback or Dask log chatter, and
+    no process of the group left within 10 s (a plain pool would wait for its runs to end)."""
+    scen = tmp_path / "s.yaml"
+    scen.write_text(yaml.safe_dump({
+        "name": "ctrlc", "model": "oversight", "seed": 1, "topology": {"counties": ["Alpine"]},
+        "oversight": {"years": 3, "warmup_days": 10},
+        "sweep": {"grid": {"oversight.investigation.budget_base": [1, 2, 3, 4]}, "replications": 1}}))
+    main = subprocess.Popen([sys.executable, "-m", "sim.cli", "sweep", str(scen), *executor,
+                             "--out", str(tmp_path / "sw")], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.time() + 90
+    while time.time() < deadline and not list((tmp_path / "sw" / "runs").glob("*")):
+        time.sleep(0.2)  # a run has started writing: the workers are busy
+    assert main.poll() is None, "the sweep ended before it could be interrupted"
+    time.sleep(1.0)
+    os.killpg(main.pid, signal.SIGINT)
+    try:
+        _out, err = main.communicate(timeout=30)
+    finally:
+        if main.poll() is None:
+            os.killpg(main.pid, signal.SIGKILL)
+    deadline = time.time() + 10
+    while time.time() < deadline and group_alive(main.pid):
+        time.sleep(0.2)
+    left = group_alive(main.pid)
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert main.returncode == 130, err[-2000:]
+    lines = [ln for ln in err.splitlines() if ln.strip() and not ln.startswith(("runs ", "1 point",
+                                                                               "4 point"))]
+    assert lines == [ln for ln in lines if ln.startswith("interrupted; the finished runs")], err[-3000:]
+    assert len(lines) == 1, err[-3000:]
+    assert not left, f"processes {left} outlived the interrupted sweep"

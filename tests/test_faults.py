@@ -78,6 +78,8 @@ def test_hub_failover_retry_or_lose(policy):
     assert evicted > 0  # the failure did catch messages inside the hub
     if policy == "lose":
         assert len(lost_in_hub) == evicted
+        # lost at the failure instant, those in service included (not when their service ends)
+        assert (lost_in_hub["end_s"] == 600.0).all()
     else:
         assert len(lost_in_hub) == 0
     # after the switch-over the backup site carries the traffic

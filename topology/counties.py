@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 from dataclasses import dataclass
 from importlib import resources
 
@@ -16,13 +17,18 @@ class County:
 
 
 def load_counties() -> list[County]:
-    """All 58 counties in alphabetical order."""
+    """All 58 counties in alphabetical order (a fresh list; the file is read once)."""
+    return list(_counties())
+
+
+@functools.lru_cache(maxsize=1)
+def _counties() -> tuple[County, ...]:
     text = resources.files("topology").joinpath("counties.csv").read_text()
     rows = list(csv.DictReader(text.splitlines()))
-    return [
+    return tuple(
         County(code=i + 1, name=r["county"], population=int(r["population_2020"]), seat=r["county_seat"])
         for i, r in enumerate(sorted(rows, key=lambda r: r["county"]))
-    ]
+    )
 
 
 def county_names() -> list[str]:

@@ -80,13 +80,3 @@ def calibrate(
                                         else f"{k.split('.')[-1]}={v}" for k, v in params.items()))
     _report(target)
     out.print(f"results: [bold]{target}[/]")
-
-
-@app.command()
-@user_errors
-def check(scenario_file: Path = typer.Argument(..., metavar="SCENARIO")) -> None:
-    """Validate a scenario file without running it."""
-    scenario = load_scenario(scenario_file)
-    out.print(f"{scenario_file}: ok (scenario {scenario.name!r})")
-
-

@@ -32,7 +32,8 @@ err = Console(stderr=True, force_jupyter=False)
 
 def _fit_width() -> None:
     """Console width for this command: $COLUMNS when set, the terminal's own width, else 160
-    (piped or captured output - logs, CI, notebooks - keeps one line per table row)."""
+    (piped or captured output - logs, CI, notebooks - keeps one line per table row, and a
+    message longer than that is not broken)."""
     cols = os.environ.get("COLUMNS", "")
     width = int(cols) if cols.isdigit() and int(cols) > 0 else None
     if width is None and not sys.stdout.isatty():
@@ -40,6 +41,7 @@ def _fit_width() -> None:
     for console in (out, err):
         if width is not None:
             console.width = width
+        console.soft_wrap = not console.is_terminal  # a log line stays one line
 
 
 def user_errors(fn):
@@ -57,7 +59,7 @@ def user_errors(fn):
             err.print(f"[bold red]error:[/] {escape(text)}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
-            err.print(INTERRUPTED[0])
+            err.print(INTERRUPTED[0], soft_wrap=True, highlight=False)
             raise typer.Exit(130) from None
 
     return wrapper
@@ -117,6 +119,19 @@ def check_workers(workers: int, flag: str = "--workers") -> int:
     if workers > cpus:
         raise ScenarioError(f"{flag}: {workers} is more than this machine's {cpus} CPUs")
     return workers
+
+
+FORCE_HELP = ("run even when a size is over its documented limit (docs/limits.md); never over "
+              "this machine's memory")
+
+
+def check_size(scenario: Scenario, *, runs: int = 1, workers: int = 1, force: bool = False,
+               local: bool = True, **kw):
+    """Refuse, before anything is built, what is over a documented limit (unless --force) or
+    over this machine's memory with `workers` runs at once (sim.budget). Returns the estimate."""
+    from sim.budget import check
+
+    return check(scenario, runs=runs, parallel=workers, force=force, local=local, **kw)
 
 
 def check_replications(replications: int | None, flag: str = "--replications") -> None:

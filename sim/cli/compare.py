@@ -10,11 +10,13 @@ import typer
 from rich.table import Table
 
 from sim.cli.common import (
+    FORCE_HELP,
     INTERRUPTED,
     LazyBar,
     _report,
     app,
     check_replications,
+    check_size,
     check_workers,
     err,
     out,
@@ -36,6 +38,7 @@ def compare(
     seed: Optional[int] = typer.Option(None, help="root seed (default: the baseline's, else 0)"),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="results directory (reused to resume)"),
     quiet: bool = typer.Option(False, "--quiet", help="no progress bar (CI)"),
+    force: bool = typer.Option(False, "--force", help=FORCE_HELP),
 ) -> None:
     """Run two scenarios under common random numbers and say, measure by measure, whether the
     alternative is higher, lower, or not detectably different (paired 95% CI)."""
@@ -50,6 +53,8 @@ def compare(
     base, alt = load_scenario(baseline_file), load_scenario(alternative_file)
     check_workers(workers)
     check_replications(replications)
+    sizes = [check_size(s, force=force, local=False).memory_bytes for s in (base, alt)]
+    check_size((base, alt)[sizes.index(max(sizes))], runs=2 * replications, workers=workers, force=force)
     if seed is not None and seed < 0:
         raise ScenarioError(f"--seed: must be >= 0 (got {seed})")
     root = seed if seed is not None else (base.seed if base.seed is not None else 0)
@@ -59,8 +64,14 @@ def compare(
     target = out_dir or Path(base.outputs.dir) / "compare" / f"{base.name}-vs-{alt.name}-{ident}"
     specs = plan_pair(base, alt, target, replications, root)
     old = target / "manifest.json"
-    if old.exists() and json.loads(old.read_text()).get("kind") != "comparison":
-        raise ScenarioError(f"--out: {target} holds results of another kind; choose another")
+    if old.exists():
+        try:
+            kind = json.loads(old.read_text()).get("kind")
+        except (OSError, ValueError, UnicodeDecodeError, AttributeError):
+            kind = "comparison"  # unreadable: rewritten when the comparison completes
+            err.print(f"{old} was unreadable (corrupt); it is rewritten when the comparison completes")
+        if kind != "comparison":
+            raise ScenarioError(f"--out: {target} holds results of another kind; choose another")
     try:
         target.mkdir(parents=True, exist_ok=True)
     except OSError as e:

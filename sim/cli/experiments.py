@@ -9,11 +9,13 @@ import typer
 from rich.table import Table
 
 from sim.cli.common import (
+    FORCE_HELP,
     INTERRUPTED,
     LazyBar,
     _report,
     app,
     check_replications,
+    check_size,
     check_workers,
     err,
     out,
@@ -33,6 +35,7 @@ def sweep(
     dask: bool = typer.Option(False, "--dask", help="run on a local Dask cluster of --workers"),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="sweep directory (reused to resume)"),
     quiet: bool = typer.Option(False, "--quiet", help="no progress bar (CI)"),
+    force: bool = typer.Option(False, "--force", help=FORCE_HELP),
 ) -> None:
     """Run every point of the scenario's sweep x replications (common random numbers); summarise
     with 95% CIs and paired differences against the baseline; finished runs are not rerun."""
@@ -45,10 +48,28 @@ def sweep(
     check_replications(replications)
     if scheduler is None:
         check_workers(workers)
+    _check_sweep_size(scenario, scenario_file, replications, workers, scheduler is None, force)
     ident = hashlib.sha256(json.dumps([scenario.model_dump(mode="json"), replications],
                                       sort_keys=True, default=str).encode()).hexdigest()[:10]
     target = out_dir or Path(scenario.outputs.dir) / scenario.name / f"sweep-{ident}"
     _experiment(scenario, scenario_file, replications, workers, scheduler, dask, target, quiet)
+
+
+def _check_sweep_size(scenario: Scenario, scenario_file: Path, replications: Optional[int],
+                      workers: int, local: bool, force: bool) -> None:
+    """The sweep's runs and its largest point against the limits and this machine's memory, before
+    any folder is made (sim.budget)."""
+    from sim.config.reader import load_yaml
+    from sim.experiment import expand_points, resolve
+
+    points = expand_points(scenario)
+    reps = replications or scenario.sweep.replications
+    raw = load_yaml(Path(scenario_file))
+    resolved = [resolve(raw, p, str(scenario_file)) for p in points]
+    # every point within the documented limits (unless --force); the largest sizes the memory
+    memory = [check_size(s, force=force, local=False).memory_bytes for s in resolved]
+    check_size(resolved[memory.index(max(memory))], runs=len(points) * reps, workers=workers, force=force, local=local,
+               flags={"runs": f"sweep: {len(points):,} points x {reps} replications"})
 
 
 def _experiment(scenario: Scenario, scenario_file: Path, replications: Optional[int], workers: int,

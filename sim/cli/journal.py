@@ -9,15 +9,18 @@ import typer
 from rich.table import Table
 
 from sim.cli.common import (
+    FORCE_HELP,
     LazyBar,
     _out_dir,
     _seed,
     app,
+    check_size,
     err,
     out,
     user_errors,
 )
 from sim.config import load_scenario
+from sim.config.scenario import LAST_DAY
 from sim.errors import ScenarioError
 
 
@@ -39,6 +42,7 @@ def journal(
     sample_rate: Optional[float] = typer.Option(None, help="lawful rows kept in sample mode"),
     seed: Optional[int] = typer.Option(None, help="root seed (default: the scenario's, else drawn)"),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="results directory to create"),
+    force: bool = typer.Option(False, "--force", help=FORCE_HELP),
 ) -> None:
     """Generate the labelled audit journal: month-partitioned Parquet plus a separate answer key."""
     from sim.journal import JournalGenerator, write_journal
@@ -54,6 +58,12 @@ def journal(
     if sample_rate is not None and not 0 < sample_rate <= 1:
         raise ScenarioError(f"--sample-rate: must be in (0, 1] (got {sample_rate})")
     n_days = days or jc.days
+    if days is not None and days > (LAST_DAY - jc.start_date).days:
+        raise ScenarioError(f"--days: {days} days from {jc.start_date} would run past {LAST_DAY}")
+    sized = scenario.model_copy(update={"journal": jc.model_copy(update={
+        "mode": mode or jc.mode, "sample_rate": sample_rate or jc.sample_rate})})
+    check_size(sized, journal_days=n_days, force=force, flags={
+        q: f"--days = {days}" for q in ("simulated_days", "journal_rows")} if days else None)
     mode = mode or jc.mode
     rate = sample_rate if sample_rate is not None else jc.sample_rate
     root = _seed(scenario, seed)

@@ -10,6 +10,7 @@ from rich import box
 from rich.table import Table
 
 from sim.cli.common import (
+    FORCE_HELP,
     LazyBar,
     _out_dir,
     _report,
@@ -17,6 +18,7 @@ from sim.cli.common import (
     _seed,
     app,
     check_replications,
+    check_size,
     check_workers,
     out,
     user_errors,
@@ -31,6 +33,7 @@ def topology(
     scenario_file: Path = typer.Argument(..., metavar="SCENARIO", help="scenario YAML file"),
     out_file: Path = typer.Option(..., "--out", help="GraphML file to write"),
     seed: Optional[int] = typer.Option(None, help="root seed (default: the scenario's, else drawn)"),
+    force: bool = typer.Option(False, "--force", help=FORCE_HELP),
 ) -> None:
     """Build the network graph, export it as GraphML and print counts by kind and county."""
     import networkx as nx
@@ -39,6 +42,7 @@ def topology(
     from topology.builder import build_topology, counts_by_county, counts_by_kind
 
     scenario = load_scenario(scenario_file)
+    check_size(scenario.model_copy(update={"model": "network"}), force=force)
     root = _seed(scenario, seed)
     graph = build_topology(scenario.topology, scenario.network, Streams(root))
     if out_file.suffix.lower() != ".graphml":
@@ -82,6 +86,7 @@ def capacity(
     replications: int = typer.Option(3, help="independent replications per load point (95% CIs)"),
     workers: int = typer.Option(1, min=1, help="parallel processes (results do not depend on it)"),
     out_dir: Optional[Path] = typer.Option(None, "--out", help="results directory to create"),
+    force: bool = typer.Option(False, "--force", help=FORCE_HELP),
 ) -> None:
     """Sweep the load factor with replications: table with 95% CIs, CSV/Parquet, PNG plot, the
     headroom, the knee, the bottleneck node and a verdict against the p95 target."""
@@ -101,6 +106,12 @@ def capacity(
         c for c in scenario.topology.counties
     ]:
         raise ScenarioError(f"--county: {focus!r} is not in this scenario's topology.counties")
+    busiest = scenario.model_copy(update={  # the highest load point sizes every run
+        "model": "network",
+        "traffic": scenario.traffic.model_copy(
+            update={"load_factor": max(factors) * (1 if focus else scenario.traffic.load_factor)})})
+    check_size(busiest, runs=len(factors) * replications, workers=workers, force=force,
+               flags={"messages": f"--load-factors = {spec}" if load_factors else None})
     root = _seed(scenario, seed)
     preflight(scenario, root, focus)
     target = _out_dir(scenario, out_dir, root, "capacity-")

@@ -11,12 +11,14 @@ import typer
 from rich.table import Table
 
 from sim.cli.common import (
+    FORCE_HELP,
     LazyBar,
     _out_dir,
     _report,
     _seed,
     app,
     check_replications,
+    check_size,
     check_workers,
     err,
     out,
@@ -36,6 +38,7 @@ def run(
     replications: int = typer.Option(1, help="independent replications (child seeds of the root)"),
     workers: int = typer.Option(1, help="parallel processes for replications"),
     quiet: bool = typer.Option(False, "--quiet", help="no progress bar (CI)"),
+    force: bool = typer.Option(False, "--force", help=FORCE_HELP),
 ) -> None:
     """Run a scenario: the message path (model: network) or the years of oversight
     (model: oversight); writes its tables (Parquet/CSV) and manifest."""
@@ -50,6 +53,12 @@ def run(
                             f"(scenario {scenario.name!r} is model: oversight)")
     if load_factor is not None and not math.isfinite(load_factor):
         raise ScenarioError(f"--load-factor: must be a finite number (got {load_factor})")
+    if load_factor is not None and load_factor <= 0:
+        raise ScenarioError(f"--load-factor: must be > 0 (got {load_factor})")
+    sized = scenario if load_factor is None else scenario.model_copy(
+        update={"traffic": scenario.traffic.model_copy(update={"load_factor": load_factor})})
+    check_size(sized, runs=replications, workers=workers, force=force,
+               flags={"messages": f"--load-factor = {load_factor:g}"} if load_factor else None)
     if replications > 1 or scenario.model == "both":
         if load_factor is not None:
             raise ScenarioError("--load-factor: set traffic.load_factor in the scenario for replicated runs")
@@ -64,8 +73,6 @@ def run(
         return _experiment(scenario, scenario_file, replications, workers, None, False, target, quiet)
     if scenario.model == "oversight":
         return _run_oversight(scenario, scenario_file, seed, out_dir)
-    if load_factor is not None and load_factor <= 0:
-        raise ScenarioError(f"--load-factor: must be > 0 (got {load_factor})")
     root = _seed(scenario, seed)
     target = _out_dir(scenario, out_dir, root)
     with run_directory(target) as tmp:

@@ -71,6 +71,10 @@ class Sweep(Strict):
         return self
 
 
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2999, 12, 31)  # the calendar a run may use
+TAIL_ROOM_DAYS = 3660  # room after the last year for the CAC's paperwork (tail_days is ~427)
+
+
 class Scenario(Strict):
     # a folder name under outputs.dir: starts with a letter or digit, so never "." or ".."
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
@@ -92,6 +96,46 @@ class Scenario(Strict):
     capacity: Capacity = Capacity()
     outputs: Outputs = Outputs()
     sweep: Sweep | None = None
+
+    @model_validator(mode="after")
+    def _dates_in_calendar(self) -> Scenario:
+        """Every simulated day lies in FIRST_DAY..LAST_DAY (a year-0 or year-10000 date would
+        stop a run half-way; the limits on work are in sim.budget)."""
+        start, o, j = self.journal.start_date, self.oversight, self.journal
+        if not FIRST_DAY <= start <= LAST_DAY:
+            raise ValueError(f"{FIELD_MARK}journal.start_date = {start}: must be between {FIRST_DAY} "
+                             f"and {LAST_DAY}")
+        if (start - FIRST_DAY).days < o.warmup_days:
+            raise ValueError(f"{FIELD_MARK}oversight.warmup_days = {o.warmup_days}: the warm-up would "
+                             f"start before {FIRST_DAY}")
+        room = (LAST_DAY - start).days
+        if o.years * 366 + TAIL_ROOM_DAYS > room:
+            raise ValueError(f"{FIELD_MARK}oversight.years = {o.years}: the years (and the CAC's "
+                             f"paperwork after them) would run past {LAST_DAY}")
+        if j.days > room:
+            raise ValueError(f"{FIELD_MARK}journal.days = {j.days}: the journal would run past {LAST_DAY}")
+        return self
+
+    @model_validator(mode="after")
+    def _nothing_ignored(self) -> Scenario:
+        """A network setting that could have no effect is an error, not a silent no-op: an MSC
+        override for a county outside topology.counties, or a fault that starts after the run
+        ends (docs/limits.md). Oversight-only scenarios do not run the network: not checked."""
+        if self.model == "oversight":
+            return self
+        end = self.horizon.duration_s
+        for i, fault in enumerate(self.faults.scheduled):
+            if fault.start_s >= end:
+                raise ValueError(f"{FIELD_MARK}faults.scheduled.{i}.start_s = {fault.start_s:g}: at or "
+                                 f"after the end of the run (horizon.duration_s = {end:g}); it would "
+                                 "never happen")
+        if self.topology.counties is not None:
+            chosen = {c.strip().lower() for c in self.topology.counties}
+            for county in self.network.msc_overrides:
+                if county.strip().lower() not in chosen:
+                    raise ValueError(f"{FIELD_MARK}network.msc_overrides.{county}: {county!r} is not in "
+                                     "topology.counties; the override would be ignored")
+        return self
 
     @model_validator(mode="after")
     def _journal_days_fit(self) -> Scenario:
