@@ -139,7 +139,7 @@ def _misuse_lookups(s: Scenario, years: float, operators: float) -> float:
         total += incidents * (a.lookups.min + a.lookups.max) / 2
     occ = m.occasional
     users = occ.incidents if occ.incidents is not None else occ.user_share * operators
-    total += users * (1 + occ.lookups_per_year * years) * math.exp(occ.heavy_tail_sigma ** 2 / 2)
+    total += users * (1 + occ.lookups_per_year * years) * math.exp(min(occ.heavy_tail_sigma ** 2 / 2, 700))
     ap = m.agency_purpose
     if ap.agencies == "dhs":
         total += ap.lookups_per_agency_day * 5 * years * DAYS_PER_YEAR
@@ -267,7 +267,7 @@ def driver(s: Scenario, quantity: str) -> str:
         now, default = _magnitude(_value_at(s, dotted)), _magnitude(_value_at(_defaults(), dotted))
         if now is None:
             continue
-        ratio = now / default if default else (math.inf if now > 0 else 1.0)
+        ratio = now / default if default else now  # no default (None, 0): measured against 1
         if ratio > best_ratio:
             best, best_ratio = dotted, ratio
     if best is None:  # nothing above its default: name the first setting that drives it

@@ -247,7 +247,7 @@ def _run_dask(specs, workers, scheduler, done) -> None:
     try:
         try:
             if scheduler:
-                client = Client(scheduler, timeout="10s")
+                client = Client(scheduler, timeout="5s")
             else:
                 import signal
 

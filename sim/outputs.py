@@ -104,14 +104,16 @@ def run_directory(final: Path) -> Iterator[Path]:
     """Yield a partial directory; rename it to `final` on success, delete it on failure.
     A lock next to it keeps a second writer of the same `final` out from the start."""
     final = Path(final)
-    if final.exists():
+    if "\x00" in str(final) or any(len(part) > 255 for part in final.parts) or len(str(final)) > 4000:
+        raise ScenarioError(f"--out: not a usable directory name: {str(final)[:100]!r}")
+    if os.path.lexists(final):  # a dangling or looping symlink counts: it cannot become the folder
         raise ScenarioError(f"output directory already exists: {final} (choose another --out)")
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise ScenarioError(f"output directory {final.parent} is not writable: {err.strerror}") from None
     with folder_lock(final.parent / f".{final.name}.lock", f"output directory {final}"):
-        if final.exists():
+        if os.path.lexists(final):
             raise ScenarioError(f"output directory already exists: {final} (choose another --out)")
         try:
             partial = final.parent / f".{final.name}.partial-{os.getpid()}"

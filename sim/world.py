@@ -297,7 +297,9 @@ def _build_subjects(cfg: World, rng, populations, fem_cum, mal_cum, last_cum, n_
 def _build_operators(cfg: World, rng, agencies: pd.DataFrame, device_agency, n_dev, ori_start,
                      subjects: Subjects, ref: int) -> Operators:
     n_ag = len(agencies)
-    per_agency = np.maximum(1, np.round(n_dev * cfg.operators_per_device)).astype(np.int64)
+    # an agency without a terminal or MDT has no CLETS operator (nothing to query from)
+    per_agency = np.where(n_dev > 0, np.maximum(1, np.round(n_dev * cfg.operators_per_device)),
+                          0).astype(np.int64)
     agency = np.repeat(np.arange(n_ag, dtype=np.int32), per_agency)
     n = len(agency)
     role = _draw(np.cumsum(cfg.roles.as_array()), rng, n).astype(np.int8)

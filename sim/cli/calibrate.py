@@ -44,7 +44,7 @@ def calibrate(
     check_replications(replications)
     check_workers(workers)
     for name in sorted({f.scenario for f in FITTED + HELD_OUT}):
-        load_scenario(scenarios_dir / f"{name}.yaml")  # missing or bad files stop here
+        load_scenario(scenarios_dir / f"{name}.yaml", f"--scenarios {scenarios_dir}: scenario file")
     target = out_dir or Path("results") / "calibration" / new_run_id(0)
     with run_directory(target) as tmp:
         with LazyBar("calibration runs" + (" (fitting first)" if fit else ""), total=None) as bar:

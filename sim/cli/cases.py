@@ -25,6 +25,15 @@ def cases(
     investigation, the HDC 0010 form, and what would have caught a missed incident."""
     from sim.caseviewer import write_case_viewer
 
+    try:
+        return _write(run_dir, out_file, write_case_viewer)
+    except ScenarioError as e:  # name the argument the message is about
+        text = str(e)
+        raise ScenarioError(text if text.startswith("--out") else f"RUN_DIR {text}") from None
+
+
+def _write(run_dir: Path, out_file: Optional[Path], write_case_viewer) -> None:
+    """Check the folder and the --out file, write the page, say where it is."""
     if not run_dir.exists():
         raise ScenarioError(f"run directory not found: {run_dir} (run e.g. `clets run "
                             f"scenarios/trainer_demo.yaml` and pass the folder it prints)")

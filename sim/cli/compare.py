@@ -50,7 +50,8 @@ def compare(
     from sim.measures import fmt, fmt_difference, label
     from sim.outputs import folder_lock, write_manifest
 
-    base, alt = load_scenario(baseline_file), load_scenario(alternative_file)
+    base = load_scenario(baseline_file, "BASELINE scenario file")
+    alt = load_scenario(alternative_file, "ALTERNATIVE scenario file")
     check_workers(workers)
     check_replications(replications)
     sizes = [check_size(s, force=force, local=False).memory_bytes for s in (base, alt)]

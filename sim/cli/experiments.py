@@ -64,12 +64,14 @@ def _check_sweep_size(scenario: Scenario, scenario_file: Path, replications: Opt
 
     points = expand_points(scenario)
     reps = replications or scenario.sweep.replications
+    runs = {"runs": f"sweep: {len(points):,} points x {reps} replications"}
+    check_size(scenario, runs=len(points) * reps, force=force, local=False, flags=runs)  # before resolving
     raw = load_yaml(Path(scenario_file))
     resolved = [resolve(raw, p, str(scenario_file)) for p in points]
     # every point within the documented limits (unless --force); the largest sizes the memory
     memory = [check_size(s, force=force, local=False).memory_bytes for s in resolved]
     check_size(resolved[memory.index(max(memory))], runs=len(points) * reps, workers=workers, force=force, local=local,
-               flags={"runs": f"sweep: {len(points):,} points x {reps} replications"})
+               flags=runs)
 
 
 def _experiment(scenario: Scenario, scenario_file: Path, replications: Optional[int], workers: int,

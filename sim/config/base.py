@@ -86,10 +86,18 @@ def assumed(default, description: str, source: str = "assumption", low=None, hig
 
 
 def _is_model(annotation) -> bool:
+    """True when the annotation holds models anywhere (a section, a list or dict of them, a
+    union of fault kinds): their own fields are checked, and named, by their own model."""
     import typing
 
-    args = typing.get_args(annotation) or (annotation,)
-    return any(isinstance(a, type) and issubclass(a, BaseModel) for a in args)
+    stack, seen = [annotation], 0
+    while stack and seen < 100:
+        a = stack.pop()
+        seen += 1
+        if isinstance(a, type) and issubclass(a, BaseModel):
+            return True
+        stack.extend(typing.get_args(a))
+    return False
 
 
 def _numeric_only(annotation) -> bool:
@@ -99,18 +107,19 @@ def _numeric_only(annotation) -> bool:
 
 
 def _bad_number(value):
-    """The first boolean or non-finite float inside `value` (lists and dict values), or None."""
-    stack = [value]
+    """(where, value) of the first boolean or non-finite float inside `value` (lists and dict
+    values; `where` is the dotted path below the field, '' for the field itself), or None."""
+    stack = [("", value)]
     while stack:
-        v = stack.pop()
+        where, v = stack.pop()
         if isinstance(v, bool):
-            return v
+            return where, v
         if isinstance(v, float) and not math.isfinite(v):
-            return v
+            return where, v
         if isinstance(v, (list, tuple)):
-            stack.extend(v[:1000])
+            stack.extend((f"{where}.{i}", x) for i, x in enumerate(v[:1000]))
         elif isinstance(v, dict):
-            stack.extend(list(v.values())[:1000])
+            stack.extend((f"{where}.{k}", x) for k, x in list(v.items())[:1000])
     return None
 
 
@@ -126,11 +135,13 @@ def _refuse_bools_and_non_finite(cls, data: dict) -> None:
         value = data[name]
         if isinstance(value, dict) and isinstance(field.default, BaseModel) or _is_model(field.annotation):
             continue  # a section: its own fields are checked by its own model
-        bad = _bad_number(value)
-        if bad is None:
+        found = _bad_number(value)
+        if found is None:
             continue
+        where, bad = found
+        where = name + (where if len(where) <= 120 else where[:117] + "...")
         if isinstance(bad, bool):
             if _numeric_only(field.annotation):
-                raise ValueError(f"{FIELD_MARK}{name} = {bad!r}: a boolean is not a number")
+                raise ValueError(f"{FIELD_MARK}{where} = {bad!r}: a boolean is not a number")
         elif not math.isfinite(bad):
-            raise ValueError(f"{FIELD_MARK}{name} = {bad!r}: must be a finite number")
+            raise ValueError(f"{FIELD_MARK}{where} = {bad!r}: must be a finite number")

@@ -133,7 +133,9 @@ class Occasional(Strict):
     lookups_per_year: NonNegFloat = Field(
         1.0, description="mean misuse lookups a year of such an operator (plausible 0.8-1.5); "
         "user_share x lookups_per_year plausible 0.008-0.6 a user-year")
-    heavy_tail_sigma: NonNegFloat = Field(1.1, description="lognormal spread of per-user rates")
+    heavy_tail_sigma: Annotated[float, Field(ge=0, le=5)] = Field(
+        1.1, description="lognormal spread of per-user rates (at most 5: the top user would "
+        "otherwise look up more than a million times the median)")
     incidents: NonNegInt | None = Field(
         None, description="exactly this many users, each with 1 + Poisson(their rate) lookups "
         "(a teaching run); null: user_share of the users")

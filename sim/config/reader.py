@@ -2,10 +2,11 @@
 
 - Only regular files (a FIFO, a device such as /dev/zero, a directory are refused), at most
   `MAX_BYTES`, decoded as UTF-8 (a byte-order mark is allowed) and without NUL bytes.
-- YAML: duplicate keys are errors (PyYAML keeps the last one silently); aliases are
-  limited (`MAX_ALIASES`) and the loaded document may hold at most `MAX_NODES` values, so
-  an alias bomb is refused instead of expanding; impossible dates (2018-02-30) and deep
-  nesting are errors with the line, never tracebacks.
+- YAML, parsed by libyaml: duplicate keys are errors (PyYAML keeps the last one silently);
+  aliases are limited (`MAX_ALIASES`) and the document may hold at most `MAX_NODES` values
+  once aliases are expanded, checked on the parsed nodes before any value is built, so an
+  alias bomb is refused instead of expanding; impossible dates (2018-02-30) and deep
+  nesting are errors with the line, never tracebacks. Merge keys (`<<: *base`) work.
 """
 
 from __future__ import annotations
@@ -23,26 +24,25 @@ MAX_NODES = 100_000
 MAX_DEPTH = 50
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys, counts aliases and reports bad dates."""
+class _StrictLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+    """libyaml parses (fast, and it stops nesting beyond 1,000 levels itself); before anything
+    is constructed, the node graph is checked for aliases, expanded size and depth
+    (`_check_nodes`); construction refuses duplicate keys and reports bad dates. YAML merge
+    keys (`<<: *base`) work: keys written in the mapping override merged ones."""
 
-    def __init__(self, stream):
-        super().__init__(stream)
-        self.aliases = 0
-
-    def compose_node(self, parent, index):
-        if self.check_event(yaml.AliasEvent):
-            self.aliases += 1
-            if self.aliases > MAX_ALIASES:
-                mark = self.peek_event().start_mark
-                raise ScenarioError(f"more than {MAX_ALIASES} YAML aliases (line {mark.line + 1}): "
-                                    "a scenario does not need them; write the values out")
-        return super().compose_node(parent, index)
+    def get_single_data(self):
+        node = self.get_single_node()
+        if node is None:
+            return None
+        _check_nodes(node)
+        return self.construct_document(node)
 
     def construct_mapping(self, node, deep=False):
         if isinstance(node, yaml.MappingNode):
             seen: dict = {}
             for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
                 key = self.construct_object(key_node, deep=True)
                 try:
                     hash(key)
@@ -64,6 +64,48 @@ class _StrictLoader(yaml.SafeLoader):
 
 _StrictLoader.add_constructor("tag:yaml.org,2002:timestamp", _StrictLoader.construct_yaml_timestamp)
 _StrictLoader.add_constructor("tag:yaml.org,2002:map", _StrictLoader.construct_yaml_map)
+
+
+def _children(node) -> list:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _check_nodes(root) -> None:
+    """Before construction: at most MAX_ALIASES aliases, MAX_NODES values once aliases are
+    expanded, MAX_DEPTH levels, and no alias that contains itself. An iterative depth-first
+    walk: a node met again is an alias (its expanded size is known by then); a node met again
+    while still open is its own ancestor, a recursive alias."""
+    size: dict[int, int] = {}
+    open_nodes: set[int] = set()
+    aliases = 0
+    stack = [(root, 0, False)]
+    while stack:
+        node, depth, closing = stack.pop()
+        nid = id(node)
+        if closing:
+            open_nodes.discard(nid)
+            size[nid] = 1 + sum(size[id(c)] for c in _children(node))
+            if size[nid] > MAX_NODES:
+                raise ScenarioError(f"more than {MAX_NODES:,} values (an alias bomb?); refused")
+            continue
+        if depth > MAX_DEPTH:
+            raise ScenarioError(f"nested more than {MAX_DEPTH} levels deep (line "
+                                f"{node.start_mark.line + 1}); refused")
+        if nid in open_nodes:
+            raise ScenarioError(f"a YAML alias contains itself (line {node.start_mark.line + 1}); refused")
+        if nid in size:
+            aliases += 1
+            if aliases > MAX_ALIASES:
+                raise ScenarioError(f"more than {MAX_ALIASES} YAML aliases (line {node.start_mark.line + 1}): "
+                                    "a scenario does not need them; write the values out")
+            continue
+        open_nodes.add(nid)
+        stack.append((node, depth, True))
+        stack.extend((c, depth + 1, False) for c in reversed(_children(node)))
 
 
 def _short(value, limit: int = 60) -> str:
@@ -118,10 +160,10 @@ def read_text(path: Path, what: str = "scenario file") -> str:
     return text
 
 
-def load_yaml(path: Path):
+def load_yaml(path: Path, what: str = "scenario file"):
     """Parse the file strictly (see the module docstring); every failure is a ScenarioError."""
     p = Path(path)
-    text = read_text(p)
+    text = read_text(p, what)
     try:
         data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
     except ScenarioError as e:
@@ -133,5 +175,7 @@ def load_yaml(path: Path):
         raise ScenarioError(f"{p}: not valid YAML{where}: {problem}") from None
     except RecursionError:
         raise ScenarioError(f"{p}: nested too deeply to read; refused") from None
+    except (ValueError, OverflowError, TypeError) as err:  # a constructor's own complaint
+        raise ScenarioError(f"{p}: cannot be read as a scenario: {str(err)[:200]}") from None
     _check_size(data, p)
     return data

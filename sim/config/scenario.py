@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from sim.config.base import FIELD_MARK, NonNegFloat, NonNegInt, PositiveFloat, PositiveInt, Strict
 from sim.config.journal import Journal, Misuse
@@ -24,7 +25,7 @@ class Horizon(Strict):
     start_hour: Annotated[float, Field(ge=0, lt=24)] = Field(
         default=16.0, description="clock hour at simulated time 0 (the diurnal curve uses it)"
     )
-    duration_s: PositiveFloat = 3600.0
+    duration_s: Annotated[float, Field(ge=1.0)] = Field(3600.0, description="simulated seconds (at least 1)")
     warmup_s: NonNegFloat = 300.0
 
     @model_validator(mode="after")
@@ -43,8 +44,16 @@ class Capacity(Strict):
 
 
 class Outputs(Strict):
-    dir: str = "results"
+    dir: str = Field("results", min_length=1, max_length=1000, pattern=r"^[^\x00]*$",
+                     description="folder for results (a run writes <dir>/<name>/<run id>)")
     messages: bool = Field(default=True, description="write per-message records (Parquet)")
+
+    @field_validator("dir")
+    @classmethod
+    def _usable_folder_name(cls, v: str) -> str:
+        if any(len(part) > 255 for part in v.split("/")):
+            raise ValueError("a folder name in it is longer than 255 characters")
+        return v
     case_viewer: bool = Field(
         default=False, description="oversight runs: write cases.html, the trainer's case viewer, and "
         "record what it needs (every rule not enabled run as shadow detection, not acted on)")
@@ -65,7 +74,12 @@ class Sweep(Strict):
     def _not_empty(self) -> Sweep:
         if not self.grid and not self.points:
             raise ValueError("the sweep is empty: give a grid of values or a list of points")
-        for key, values in self.grid.items():
+        named = [("grid", key, values) for key, values in self.grid.items()]
+        named += [(f"points.{i}", key, [1]) for i, p in enumerate(self.points) for key in p]
+        for where, key, values in named:
+            if not isinstance(key, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*", key):
+                raise ValueError(f"{FIELD_MARK}{where}: {shown_value(key)} is not a setting's dotted name "
+                                 "(e.g. traffic.load_factor)")
             if not values:
                 raise ValueError(f"grid key {key!r} has no values")
         return self
@@ -109,6 +123,8 @@ class Scenario(Strict):
             raise ValueError(f"{FIELD_MARK}oversight.warmup_days = {o.warmup_days}: the warm-up would "
                              f"start before {FIRST_DAY}")
         room = (LAST_DAY - start).days
+        if o.days is not None and o.days > room:
+            raise ValueError(f"{FIELD_MARK}oversight.days = {o.days}: the journal would run past {LAST_DAY}")
         if o.years * 366 + TAIL_ROOM_DAYS > room:
             raise ValueError(f"{FIELD_MARK}oversight.years = {o.years}: the years (and the CAC's "
                              f"paperwork after them) would run past {LAST_DAY}")
@@ -172,6 +188,13 @@ def _format_validation_error(path: Path, err: ValidationError) -> str:
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
             lines.append(f"  {loc}: unknown key (value {shown_value(value)})")
+        elif e["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            ctx = e.get("ctx", {})
+            key = str(ctx.get("discriminator", "kind")).strip("'")
+            tag = ctx.get("tag")
+            lines.append(f"  {loc}.{key}" + (f" = {shown_value(tag)}" if tag is not None else "")
+                         + (f": expected one of {ctx['expected_tags']}"[:300] if ctx.get("expected_tags")
+                            else f": {msg[:200]}"))
         elif e["type"] == "missing":
             lines.append(f"  {loc}: required field is missing")
         elif msg.startswith(FIELD_MARK):  # a section's validator naming one of its fields
@@ -192,12 +215,13 @@ def parse_scenario(data: object, source: str | Path = "<scenario>") -> Scenario:
         raise ScenarioError(_format_validation_error(Path(str(source)), err)) from None
 
 
-def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a scenario YAML file (read strictly: `sim.config.reader`)."""
+def load_scenario(path: str | Path, what: str = "scenario file") -> Scenario:
+    """Read and validate a scenario YAML file (read strictly: `sim.config.reader`); `what`
+    names it in messages (e.g. the command-line argument it came from)."""
     from sim.config.reader import load_yaml
 
     p = Path(path)
-    return parse_scenario(load_yaml(p), p)
+    return parse_scenario(load_yaml(p, what), p)
 
 
 def parse_load_factors(spec: str, field: str = "load_factors") -> list[float]:

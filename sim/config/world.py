@@ -8,6 +8,8 @@ from pydantic import Field, field_validator
 
 from sim.config.base import NonNegFloat, PositiveFloat, PositiveInt, Probability, Strict
 
+RelationMean = Annotated[float, Field(ge=0, le=1000)]  # a mean number of people; more is a typo
+
 ROLES = ("full_access", "less_than_full_access", "practitioner", "administrator")
 
 
@@ -38,10 +40,10 @@ class Compliance(Strict):
 class Relations(Strict):
     """Mean number of each relation per operator (Poisson), besides the household."""
 
-    family: NonNegFloat = 3.0  # relatives outside the household (share the surname)
-    ex_partners: NonNegFloat = 0.6
-    friends: NonNegFloat = 6.0
-    neighbours: NonNegFloat = 4.0
+    family: RelationMean = 3.0  # relatives outside the household (share the surname)
+    ex_partners: RelationMean = 0.6
+    friends: RelationMean = 6.0
+    neighbours: RelationMean = 4.0
 
 
 class World(Strict):
