@@ -22,7 +22,10 @@ from typing import Iterator, Protocol
 
 import numpy as np
 
+from sim.catalogue import KEY_DATABASE
 from sim.config import DATABASES, Diurnal, Traffic
+
+KEY_DB = np.array(KEY_DATABASE, dtype=np.int16)  # message key -> its (first) database
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,9 @@ class ArrivalBatch:
     device: np.ndarray  # int32 index into the model's device table
     database: np.ndarray  # int16 index into DATABASES, -1 for administrative messages
     dest_agency: np.ndarray  # int32 agency index for administrative messages, -1 otherwise
+    # int8 index into sim.catalogue.MESSAGE_KEYS (-1 admin) when the source draws keys
+    # (`network.fan_out`, or replayed journal rows), else None
+    key: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.time)
@@ -60,6 +66,7 @@ class PoissonArrivals:
         start_hour: float,
         rng: np.random.Generator,
         slice_s: float = 300.0,
+        key_weights: np.ndarray | None = None,
     ):
         self.rates = np.asarray(rates_per_s, dtype=float)
         self.total_rate = float(self.rates.sum())
@@ -70,6 +77,12 @@ class PoissonArrivals:
         self.start_hour = start_hour
         mix = np.array([traffic.database_mix.get(d, 0.0) for d in DATABASES], dtype=float)
         self.db_cum = np.cumsum(mix) / mix.sum()
+        # with fan-out, each inquiry draws a message key (one weight per key of MESSAGE_KEYS)
+        # with the same uniform the database draw would use; its database is the key's first
+        self.key_cum = None
+        if key_weights is not None:
+            w = np.asarray(key_weights, dtype=float)
+            self.key_cum = np.cumsum(w) / w.sum()
         self.admin_fraction = traffic.admin_fraction
         self.rng = rng
         self.slice_s = slice_s
@@ -99,15 +112,23 @@ class PoissonArrivals:
             times = np.sort(rng.uniform(a, b, n))
             device = np.searchsorted(self.cum, rng.random(n), side="right").astype(np.int32)
             np.minimum(device, len(self.rates) - 1, out=device)
-            database = np.searchsorted(self.db_cum, rng.random(n), side="right").astype(np.int16)
-            np.minimum(database, len(DATABASES) - 1, out=database)
+            key = None
+            if self.key_cum is None:
+                database = np.searchsorted(self.db_cum, rng.random(n), side="right").astype(np.int16)
+                np.minimum(database, len(DATABASES) - 1, out=database)
+            else:
+                key = np.searchsorted(self.key_cum, rng.random(n), side="right").astype(np.int8)
+                np.minimum(key, len(KEY_DB) - 1, out=key)
+                database = KEY_DB[key]
             dest = np.full(n, -1, dtype=np.int32)
             if self.admin_fraction > 0 and len(self.agencies_with_devices) > 1:
                 admin = rng.random(n) < self.admin_fraction
                 k = int(admin.sum())
                 dest[admin] = rng.choice(self.agencies_with_devices, size=k)
                 database[admin] = -1
-            yield ArrivalBatch(times, device, database, dest)
+                if key is not None:
+                    key[admin] = -1
+            yield ArrivalBatch(times, device, database, dest, key)
 
 
 class ReplayArrivals:
@@ -140,7 +161,8 @@ class ReplayArrivals:
             order = sel[np.argsort(t[sel], kind="stable")]
             times = t[order] - self.t0
             device = rows["device"][order].astype(np.int32)
-            database = self.key_database[rows["key"][order]].astype(np.int16)
+            key = rows["key"][order].astype(np.int8)
+            database = self.key_database[key].astype(np.int16)
             self.replayed += len(order)
             cuts = np.searchsorted(times, np.arange(times[0] if len(times) else 0, end, self.slice_s))
             cuts = np.unique(np.concatenate([cuts, [len(times)]]))
@@ -148,5 +170,5 @@ class ReplayArrivals:
             for hi in cuts.tolist():
                 if hi > lo:
                     yield ArrivalBatch(times[lo:hi], device[lo:hi], database[lo:hi],
-                                       np.full(hi - lo, -1, dtype=np.int32))
+                                       np.full(hi - lo, -1, dtype=np.int32), key[lo:hi])
                 lo = hi

@@ -39,7 +39,7 @@ from topology.builder import msc_node
 
 # per (load, replication) measures, summarised per load as mean, ci_low, ci_high
 MEASURES = ("messages", "answered_share", "rejected_share", "timed_out_share", "p50_censored_s",
-            "p95_s", "p95_censored_s", "p99_censored_s", "msc_utilization")
+            "p95_s", "p95_censored_s", "p99_censored_s", "msc_utilization", "messages_per_inquiry")
 HEADLINE = "p95_censored_s"  # what the target, the knee and the headroom are judged on
 
 
@@ -67,11 +67,19 @@ def _point(args) -> tuple[dict, pd.DataFrame]:
     # (with --county the runner already scales that county's rates on top of it)
     factor = lf if county is not None else lf * scenario.traffic.load_factor
     run = simulate_network(scenario, seed=seed, load_factor=factor, focus_county=county)
-    msgs = run.messages.select(["created_s", "county", "state", "response_s"]).to_pandas()
+    fanned = "messages" in run.messages.column_names  # fan-out or resends: per-transaction rows
+    cols = ["created_s", "county", "state", "response_s"] + (["kind", "messages"] if fanned else [])
+    msgs = run.messages.select(cols).to_pandas()
     msgs = msgs[msgs["created_s"] >= run.warmup_s]
     if county is not None:
         msgs = msgs[msgs["county"] == county]
-    s = response_summary(msgs, scenario.network.response_timeout_s)
+    s = response_summary(msgs, scenario.network.give_up_s)
+    # the amplification: messages (database requests, resent copies included) per inquiry
+    if fanned:
+        inq = msgs[msgs["kind"] == "inquiry"]
+        s["messages_per_inquiry"] = float(inq["messages"].mean()) if len(inq) else None
+    else:
+        s["messages_per_inquiry"] = 1.0
     row = {"load_factor": lf, "replication": replication, "seed": run.seed}
     row |= {m: (float(s[m]) if s[m] is not None else float("nan")) for m in MEASURES
             if m in s}
@@ -123,7 +131,7 @@ def sweep_capacity(
     util = nodes[nodes["node"] == msc].set_index(["load_factor", "replication"])["utilization"]
     runs["msc_utilization"] = [float(util.get((lf, r), np.nan))
                                for lf, r in zip(runs["load_factor"], runs["replication"])]
-    points = summarise_points(runs, load_factors, scenario.network.response_timeout_s)
+    points = summarise_points(runs, load_factors, scenario.network.give_up_s)
     target = scenario.capacity.target_p95_s
     knee, headroom = knee_and_headroom(points, target)
     at = knee if knee is not None else top

@@ -120,3 +120,52 @@ ARCHETYPES = (
     "curiosity_burst",  # news about a media figure; many operators look them up
     "data_for_hire",  # addresses sold to a third party (personal gain, giving data to others)
 )
+
+
+# ----------------------------------------------------------------------------- fan-out
+@dataclass(frozen=True)
+class FanOut:
+    """The databases one inquiry of a message key touches at the hub (`network.fan_out`).
+
+    Each database answers separately; ``out_of_state`` adds Nlets when the subject (person
+    or plate) is from another state (share: ``network.out_of_state_share``)."""
+
+    key: str
+    databases: tuple[str, ...]
+    out_of_state: bool
+    basis: str
+
+
+# Sources: issue 12's description of CLETS routing ("a person inquiry -> state wanted persons +
+# NCIC (+ Nlets when out-of-state); a vehicle inquiry -> DMV + stolen vehicles + NCIC"); the
+# key descriptions above (QW: "wanted persons (CA and NCIC)"); NCIC's Gun File for serial
+# checks. The rest is an assumption, stated per key. Update keys (EW, EV) enter one record
+# and get one acknowledgement: no fan-out (the state system forwards entries to NCIC itself).
+FAN_OUT: tuple[FanOut, ...] = (
+    FanOut("DL", ("DMV",), True, "assumption: DMV licence record; an out-of-state licence is "
+           "asked of its state through Nlets"),
+    FanOut("RV", ("DMV", "stolen_vehicles", "NCIC"), True, "issue 12: a vehicle inquiry -> DMV + "
+           "stolen vehicles + NCIC (+ Nlets for an out-of-state plate: assumption)"),
+    FanOut("QW", ("wanted_persons", "NCIC"), True, "issue 12: a person inquiry -> state wanted "
+           "persons + NCIC (+ Nlets when out-of-state)"),
+    FanOut("QV", ("stolen_vehicles", "DMV", "NCIC"), True, "issue 12: a vehicle inquiry -> DMV + "
+           "stolen vehicles + NCIC (+ Nlets for an out-of-state plate: assumption)"),
+    FanOut("ZW", ("NCIC",), False, "assumption: an NCIC person query goes to NCIC only"),
+    FanOut("QH", ("ACHS",), False, "assumption: the CA criminal-history index only (interstate "
+           "records are the IQ key)"),
+    FanOut("QR", ("ACHS",), False, "assumption: the CA criminal-history record only"),
+    FanOut("IQ", ("Nlets",), False, "the key is the interstate query itself"),
+    FanOut("QG", ("firearms", "NCIC"), False, "assumption: the Automated Firearms System and "
+           "NCIC's Gun File"),
+    FanOut("RO", ("restraining_orders",), False, "assumption: CARPOS only"),
+    FanOut("EW", ("wanted_persons",), False, "update: one entry, one acknowledgement"),
+    FanOut("EV", ("stolen_vehicles",), False, "update: one entry, one acknowledgement"),
+)
+assert tuple(f.key for f in FAN_OUT) == KEY_NAMES  # one row per message key, same order
+# the primary database of each key (KEY_DATABASE) comes first in its fan-out
+assert all(DATABASES.index(f.databases[0]) == d for f, d in zip(FAN_OUT, KEY_DATABASE))
+
+# Share of device traffic keyed by a person (the rest are automated checks: CAD, licence-plate
+# readers, MDT auto-queries): ~100,000 operator queries of ~2.8 million transactions a day
+# (docs/journal.md). Weights the journal's key mixes into the network's default key mix.
+OPERATOR_TRAFFIC_SHARE = 0.036

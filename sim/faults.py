@@ -2,9 +2,10 @@
 
 A fault plan is resolved against the model before the run starts, so a fault that
 names an unknown county, agency or database stops with a `ScenarioError` instead of
-failing halfway through. Random MSC outages are drawn up front from the ``faults``
-stream (exponential up and repair times), which makes them reproducible and lets
-the plan be written out with the results.
+failing halfway through. Random outages (MSCs, the hub, direct-connect circuits, MDT
+radio gateways) are drawn up front, one stream per component (exponential up and repair
+times, `sim.availability`), which makes them reproducible and lets the plan be written out
+with the results.
 """
 
 from __future__ import annotations
@@ -77,7 +78,8 @@ def plan_faults(model, scenario: Scenario, streams: Streams, horizon: float) -> 
             role = model.hub
             role.primary.on_failure = f.in_hub
 
-            def fail(role=role) -> None:
+            def fail(role=role, in_hub=f.in_hub) -> None:
+                role.primary.on_failure = in_hub  # a random hub outage may have set another
                 role.begin_switchover()
                 role.primary.fail()
 
@@ -93,23 +95,64 @@ def plan_faults(model, scenario: Scenario, streams: Streams, horizon: float) -> 
                 add(f.start_s + f.switchover_s + f.failback_after_s, "hub_failover",
                     role.primary.name, "failback", failback)
 
-    rnd = scenario.faults.random
-    if rnd.msc_mtbf_hours is not None:
-        rng = streams.fresh("faults")
-        for st in model.stations:
-            if st.kind != "msc":
-                continue
-            t = 0.0
-            while True:
-                t += rng.exponential(rnd.msc_mtbf_hours * 3600)
-                if t >= horizon:
-                    break
-                repair = rng.exponential(rnd.msc_mttr_minutes * 60)
-                add(t, "random_msc_outage", st.name, "down", st.fail)
-                add(t + repair, "random_msc_outage", st.name, "up", st.repair)
-                t += repair
+    plan_random_faults(model, scenario, streams, horizon, add)
     actions.sort(key=lambda a: a.time_s)
     return actions
+
+
+def plan_random_faults(model, scenario: Scenario, streams: Streams, horizon: float, add) -> None:
+    """Random outages of the kinds with ``in_runs`` (``faults.random``), one stream per component
+    (`sim.availability`: the same outages `clets availability` simulates with this seed):
+
+    * ``msc``: the MSC fails and is repaired (as ``msc_outage``);
+    * ``hub``: the primary hub fails over to the backup site (as ``hub_failover`` with the hub's
+      ``switchover_s`` and ``in_hub``) and fails back at the repair (a repair during the
+      switch-over fails back at once);
+    * ``direct_connect``: the agency's circuit to the hub goes down (as ``link_down``);
+    * ``mdt_gateway``: the agency's MDT radio gateway goes down: its MDTs' messages are
+      rejected (``link_down``), responses on their way back are lost.
+    """
+    from sim.availability import components, outage_intervals
+
+    rnd = scenario.faults.random
+    kinds = set(rnd.in_runs)
+    if not kinds:
+        return
+    for c in components(scenario, model.graph):
+        if c.kind not in kinds:
+            continue
+        starts, ends = outage_intervals(streams.fresh(c.stream), c.mtbf_hours * 3600,
+                                        c.mttr_minutes * 60, horizon)
+        if c.kind == "msc":
+            st = model.by_node[c.node]
+            for t, end in zip(starts.tolist(), ends.tolist()):
+                add(t, "random_msc_outage", st.name, "down", st.fail)
+                add(end, "random_msc_outage", st.name, "up", st.repair)
+        elif c.kind == "hub":
+            role, hub = model.hub, rnd.hub
+
+            def fail(role=role, in_hub=hub.in_hub) -> None:
+                role.primary.on_failure = in_hub
+                role.begin_switchover()
+                role.primary.fail()
+
+            def failback(role=role) -> None:
+                role.primary.repair()
+                role.complete_switchover(role.primary)
+
+            for t, end in zip(starts.tolist(), ends.tolist()):
+                add(t, "hub_failover", role.primary.name,
+                    f"down (random outage; in-hub messages: {hub.in_hub})", fail)
+                if t + hub.switchover_s < end:
+                    add(t + hub.switchover_s, "hub_failover", role.backup.name, "active",
+                        lambda role=role: role.complete_switchover(role.backup))
+                add(end, "hub_failover", role.primary.name, "failback", failback)
+        else:
+            link = model.link(c.node, HUB) if c.kind == "direct_connect" else model.mdt_gateways[c.node]
+            fault = "random_link_down" if c.kind == "direct_connect" else "random_mdt_gateway_down"
+            for t, end in zip(starts.tolist(), ends.tolist()):
+                add(t, fault, link.name, "down", lambda link=link: setattr(link, "up", False))
+                add(end, fault, link.name, "up", lambda link=link: setattr(link, "up", True))
 
 
 def fault_process(env, actions: list[FaultAction]):
@@ -124,8 +167,8 @@ def fault_process(env, actions: list[FaultAction]):
 
 
 def has_faults(scenario: Scenario) -> bool:
-    """True when the scenario schedules faults or draws random MSC outages."""
-    return bool(scenario.faults.scheduled) or scenario.faults.random.msc_mtbf_hours is not None
+    """True when the scenario schedules faults or draws random outages in message runs."""
+    return bool(scenario.faults.scheduled) or bool(scenario.faults.random.in_runs)
 
 
 def without_faults(scenario: Scenario) -> Scenario:
@@ -133,14 +176,16 @@ def without_faults(scenario: Scenario) -> Scenario:
 
     Run with the same seed it has the same topology and the same arrivals (each has its own
     random stream), so the difference between the two runs is the faults' effect."""
-    faults = scenario.faults.model_copy(update={
-        "scheduled": [],
-        "random": scenario.faults.random.model_copy(update={"msc_mtbf_hours": None})})
+    rnd = scenario.faults.random
+    off = {k: v.model_copy(update={"in_runs": False}) for k, v in rnd.kinds().items()}
+    faults = scenario.faults.model_copy(update={"scheduled": [], "random": rnd.model_copy(update=off)})
     return scenario.model_copy(update={"faults": faults})
 
 
 _LABEL = {"msc_outage": "{target} down", "random_msc_outage": "{target} down (random outage)",
-          "link_down": "{target} down", "db_slowdown": "{target} {action}"}
+          "link_down": "{target} down", "db_slowdown": "{target} {action}",
+          "random_link_down": "{target} down (random outage)",
+          "random_mdt_gateway_down": "{target} down (random outage)"}
 
 
 def fault_windows(actions: list[FaultAction], horizon: float) -> list[dict]:

@@ -30,10 +30,10 @@ class Measure:
     name: str
     label: str
     unit: str
-    kind: str  # count | share | seconds | days | ratio
+    kind: str  # count | share | seconds | days | ratio | uptime | hours
     window: str
     definition: str
-    model: str  # oversight | network
+    model: str  # oversight | network | availability
     headline: bool = False
 
 
@@ -133,11 +133,42 @@ _NETWORK = [
        "from the end of the warm-up to the end of the horizon",
        "Time-average share of busy servers of one county MSC (capacity: the --county MSC, "
        "statewide the busiest MSC at the top load)."),
+    _m("network", "messages_per_inquiry", "messages per inquiry", "messages", "ratio", WINDOW_NET,
+       "Database messages sent per inquiry: its fan-out (network.fan_out: one per database its "
+       "key touches) times its sends (1 + resends); 1 with both off."),
+    _m("network", "first_p95_s", "p95 time to the first response (answered)", "seconds", "seconds",
+       WINDOW_NET, "With fan-out: 95th percentile of the time to the first database's response "
+       "over answered inquiries (the response time is to the last)."),
+    _m("network", "hub_recovery_s", "hub recovery after failback", "seconds", "seconds",
+       "from the failback (switch-back to the primary hub) to the end of the horizon",
+       "Time from the failback until the hub backlog (messages in either hub site plus those "
+       "held at MSCs for a switch-over, sampled every 5 s) is first back within its pre-fault "
+       "level (95th percentile from the end of the warm-up to the failure)."),
     _m("network", "max_utilization", "busiest node's utilization", "share of capacity", "share",
        WINDOW_NET, "Highest time-average share of busy servers over all nodes."),
 ]
 
-MEASURES: dict[str, Measure] = {m.name: m for m in _OVERSIGHT + _NETWORK}
+WINDOW_AVAIL = ("per simulated year (365.25 days) of one component's fault process alone "
+                "(clets availability; no messages)")
+_AVAILABILITY = [
+    _m("availability", "uptime", "uptime", "share of the year", "uptime", WINDOW_AVAIL,
+       "Share of the year the component was up; summaries give the mean over every simulated "
+       "year of every replication with its 95% t-interval."),
+    _m("availability", "expected_uptime", "long-run availability (theory)", "share of time",
+       "uptime", "the long run", "MTBF / (MTBF + MTTR) (renewal-reward theorem)."),
+    _m("availability", "outages", "outages", "outages", "count", WINDOW_AVAIL,
+       "Outages that began in the year."),
+    _m("availability", "downtime_h", "down time", "hours", "hours", WINDOW_AVAIL,
+       "Hours down in the year."),
+    _m("availability", "longest_outage_h", "longest outage", "hours", "hours", WINDOW_AVAIL,
+       "Longest stretch of down time inside the year (summaries: the longest over every "
+       "simulated year)."),
+    _m("availability", "flagged_share", "years at or below 95% uptime", "share of years", "share",
+       WINDOW_AVAIL, "Share of simulated years whose uptime was at or below 95%: how often the "
+       "CAC's rule (report direct connects at or below 95% uptime) would flag it."),
+]
+
+MEASURES: dict[str, Measure] = {m.name: m for m in _OVERSIGHT + _NETWORK + _AVAILABILITY}
 
 # the rows of the per-year oversight summary (console and report), in reading order
 OVERSIGHT_SUMMARY = ["operator_queries", "potential_misuse_rows", "true_misuse_rows",
@@ -182,6 +213,10 @@ def fmt(name: str, value, digits: int = 3) -> str:
     v = float(value)
     if kind == "share":
         return f"{v:.1%}"
+    if kind == "uptime":
+        return f"{v:.3%}"
+    if kind == "hours":
+        return f"{v:,.2f} h"
     if kind == "seconds":
         return f"{v:.{digits}f} s"
     if kind == "count":

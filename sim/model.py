@@ -17,7 +17,7 @@ from sim.distributions import Sampler
 from sim.errors import ScenarioError
 from sim.network import Hop, QueueNet, link_delay
 from sim.rng import Streams
-from sim.stations import HubRole, LinkState, Station
+from sim.stations import HubRole, LinkState, RadioGateway, Station
 from topology.builder import BACKUP_HUB, HUB, db_node, msc_servers
 
 TERMINAL, MDT = 0, 1
@@ -92,6 +92,10 @@ class CletsNetwork(QueueNet):
             LinkState("mdt-radio", radio.loss_probability, radio.max_retries, radio.retry_timeout_s,
                       self.streams.fresh("radio")),
         )
+        # each agency's MDT radio gateway can fail on its own (random faults, mdt_gateway);
+        # frames are lost as on the shared radio link (same draws, same order)
+        radio_link = self.device_links[1]
+        self.mdt_gateways = {a: RadioGateway(f"{a} MDT gateway", radio_link) for a in self.agencies}
 
     def link(self, u: str, v: str) -> LinkState:
         if v == BACKUP_HUB:
@@ -137,11 +141,11 @@ class CletsNetwork(QueueNet):
                          target, outbound))
         return hops
 
-    def _device_hop(self, kind: int, size: int, target, outbound: bool) -> Hop:
+    def _device_hop(self, kind: int, size: int, target, outbound: bool, agency: str) -> Hop:
         links = self.scenario.network.links
         spec = links.terminal_agency if kind == TERMINAL else links.mdt_radio
-        return (link_delay(spec.latency_s, spec.bandwidth_bps, size), self.device_links[kind],
-                target, outbound)
+        link = self.device_links[kind] if kind == TERMINAL else self.mdt_gateways[agency]
+        return (link_delay(spec.latency_s, spec.bandwidth_bps, size), link, target, outbound)
 
     def _build_routes(self) -> None:
         net = self.scenario.network
@@ -151,10 +155,10 @@ class CletsNetwork(QueueNet):
         for agency in self.agencies:
             up = self.up_path[agency]
             for kind in (TERMINAL, MDT):
-                out = [self._device_hop(kind, net.inquiry_bytes, self.by_node[agency], True)]
+                out = [self._device_hop(kind, net.inquiry_bytes, self.by_node[agency], True, agency)]
                 out += self._hops(up, net.inquiry_bytes, True)
                 back = self._hops(list(reversed(up)), net.response_bytes, False)
-                back.append(self._device_hop(kind, net.response_bytes, None, False))
+                back.append(self._device_hop(kind, net.response_bytes, None, False, agency))
                 for name in DATABASES:
                     db = self.by_node[db_node(name)]
                     link = self.link(HUB, db_node(name))
@@ -179,7 +183,7 @@ class CletsNetwork(QueueNet):
             net = self.scenario.network
             size = net.admin_bytes
             src_node, dst_node = self.agencies[src], self.agencies[dst]
-            hops = [self._device_hop(kind, size, self.by_node[src_node], True)]
+            hops = [self._device_hop(kind, size, self.by_node[src_node], True, src_node)]
             hops += self._hops(self.up_path[src_node], size, True)
             hops += self._hops(list(reversed(self.up_path[dst_node])), size, True)
             rid = len(self.routes)

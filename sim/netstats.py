@@ -7,7 +7,7 @@ import pandas as pd
 import pyarrow as pa
 
 from sim.config import DATABASES
-from sim.network import ANSWERED, REASONS, STATES, QueueNet
+from sim.network import ANSWERED, IN_FLIGHT, REASONS, STATES, QueueNet
 
 QUANTILES = (0.50, 0.95, 0.99)
 
@@ -58,7 +58,14 @@ def node_stats(net: QueueNet, horizon: float) -> pd.DataFrame:
 
 
 def message_table(model, horizon: float) -> pa.Table:
-    """Per-message records with the sender's final state (Parquet-ready, dictionary-encoded)."""
+    """Per-message records with the sender's final state (Parquet-ready, dictionary-encoded).
+
+    With fan-out or resends (``model.tx``), one row per transaction (inquiry or administrative
+    message): its state (`TransactionLog.final_states`), ``response_s`` to the last database's
+    response, and the extra columns ``key``, ``databases`` (fan-out), ``messages`` (sent,
+    resends included), ``attempts`` and ``first_response_s`` (to the first response)."""
+    if model.tx is not None:
+        return _transaction_table(model, horizon)
     log = model.log
     timeout = model.scenario.network.response_timeout_s
     state, reason = log.final_states(horizon, timeout)
@@ -66,6 +73,51 @@ def message_table(model, horizon: float) -> pa.Table:
     end = np.asarray(log.end)
     desc = model.describe_routes(np.asarray(log.route))
     where = np.asarray(log.where, dtype=np.int32)
+    return _table(model, created, end, desc, state, reason, where, np.asarray(log.origin, dtype=np.int64))
+
+
+def _transaction_table(model, horizon: float) -> pa.Table:
+    from sim.catalogue import KEY_NAMES
+
+    net = model.scenario.network
+    tx = model.tx
+    f = tx.final_states(model.log, horizon, net.response_timeout_s, net.resend.max + 1)
+    state, created = f["state"], f["created"]
+    desc = model.describe_routes(np.asarray(tx.route, dtype=np.int64))
+    base = _table(model, created, f["end"], desc, state, f["reason"], f["where"],
+                  np.asarray(tx.origin, dtype=np.int64))
+    key = np.asarray(tx.key, dtype=np.int64)
+    databases = np.asarray([len(p[1]) for p in tx.plan], dtype=np.int16)
+    first = f["first"]
+    seen = ~np.isnan(first) & (state != IN_FLIGHT)
+    idx = pa.array(key.astype(np.int32), mask=key < 0)
+    return base.append_column("key", pa.DictionaryArray.from_arrays(idx, pa.array(list(KEY_NAMES)))) \
+        .append_column("databases", pa.array(databases)) \
+        .append_column("messages", pa.array(f["messages"].astype(np.int32))) \
+        .append_column("attempts", pa.array(f["attempts"].astype(np.int16))) \
+        .append_column("first_response_s", pa.array(np.where(seen, first - created, np.nan)))
+
+
+def message_legs(model, horizon: float) -> pd.DataFrame:
+    """With fan-out or resends: one row per message (database leg of one attempt) with the
+    state its own send would have from the sender's point of view (response timeout from the
+    send), for per-database response times and message-level conservation."""
+    log = model.log
+    state, reason = log.final_states(horizon, model.scenario.network.response_timeout_s)
+    created = np.asarray(log.created)
+    desc = model.describe_routes(np.asarray(log.route, dtype=np.int64))
+    db = desc["database"]
+    return pd.DataFrame({
+        "created_s": created,
+        "txn": np.asarray(log.txn, dtype=np.int64),
+        "attempt": np.asarray(log.attempt, dtype=np.int16),
+        "database": pd.Categorical.from_codes(np.where(db >= 0, db, -1), categories=list(DATABASES)),
+        "state": pd.Categorical.from_codes(state.astype(np.int8), categories=list(STATES)),
+        "response_s": np.where(state == ANSWERED, np.asarray(log.end) - created, np.nan),
+    })
+
+
+def _table(model, created, end, desc, state, reason, where, origin) -> pa.Table:
     station_names = [s.name for s in model.stations]
     agency_names = model.agencies
     county_of_agency = [model.graph.nodes[a]["county"] for a in agency_names]
@@ -78,7 +130,6 @@ def message_table(model, horizon: float) -> pa.Table:
         return pa.DictionaryArray.from_arrays(idx, pa.array(values, pa.string()))
 
     agency = desc["agency"]
-    origin = np.asarray(log.origin, dtype=np.int64)
     return pa.table(
         {
             "msg_id": pa.array(np.arange(len(created), dtype=np.int64)),
@@ -230,3 +281,74 @@ def window_comparison(with_fault: pd.DataFrame, without: pd.DataFrame, windows: 
                              with_fault=x, without_fault=y, difference=diff))
     return pd.DataFrame(rows, columns=["window", "start_s", "end_s", "measure", "with_fault",
                                        "without_fault", "difference"])
+
+
+def transaction_summary(after: pd.DataFrame, legs: pd.DataFrame, warmup: float) -> dict:
+    """Summary figures of a run with fan-out or resends: ``after`` is the transaction table
+    (created after the warm-up), ``legs`` the per-message frame (`message_legs`).
+
+    * ``inquiries``, ``messages_per_inquiry``: the amplification (database messages per
+      inquiry, each resend counting all its messages again);
+    * ``first_p50_s``/``first_p95_s``: time to the first database's response, over answered
+      inquiries (the headline ``p*_s`` are to the last);
+    * ``messages_sent`` (after the warm-up) and ``message_*`` (every message of the run by
+      its own state: each send judged against one response timeout) for conservation."""
+    inq = after[after["kind"] == "inquiry"]
+    ans = inq.loc[inq["state"] == "answered", "first_response_s"]
+    states = legs["state"].value_counts()
+    out = {
+        "inquiries": len(inq),
+        "messages_per_inquiry": float(inq["messages"].sum() / len(inq)) if len(inq) else None,
+        "first_p50_s": float(ans.quantile(0.5)) if len(ans) else None,
+        "first_p95_s": float(ans.quantile(0.95)) if len(ans) else None,
+        "messages_sent": int((legs["created_s"] >= warmup).sum()),
+        "messages_total": len(legs),
+    }
+    out |= {f"message_{s}": int(states.get(s, 0)) for s in STATES}
+    return out
+
+
+def hub_recovery(samples: list[tuple[float, int]], per_minute: pd.DataFrame, windows: list[dict],
+                 warmup: float, bin_s: float = 60.0) -> tuple[pd.DataFrame, dict]:
+    """The hub backlog over time and the recovery after a hub failover.
+
+    ``samples`` are (time, backlog) every few seconds (`HubRole.backlog`: messages in either
+    hub site, waiting or in service, plus those held at their MSC for the switch-over). The
+    *pre-fault level* is the 95th percentile of the samples from the end of the warm-up to the
+    failure. ``hub_recovery_s``: from the failback (switch-back to the primary) until the
+    first sample at or below that level (0 when already there; None with no failback in the
+    run, NaN-free: ``hub_recovered`` False when it never got back before the horizon).
+    ``hub_recovery_after_switchover_s``: the same from the moment the backup took over.
+    Adds ``hub_backlog`` (the largest sample in each minute) to the timeline."""
+    t = np.array([a for a, _ in samples], dtype=float)
+    b = np.array([x for _, x in samples], dtype=float)
+    bins = (t // bin_s) * bin_s
+    peak = pd.Series(b).groupby(bins).max()
+    per_minute = per_minute.assign(
+        hub_backlog=per_minute["bin_start_s"].map(peak).astype(float))
+    sw = [w for w in windows if w["fault"] == "hub_failover" and "switch-over" in w["label"]]
+    out: dict = {"hub_backlog_pre_fault": None, "hub_backlog_peak": None, "hub_recovery_s": None,
+                 "hub_recovered": None, "hub_recovery_after_switchover_s": None}
+    if not sw:
+        return per_minute, out
+    fail = sw[0]["start_s"]
+    before = b[(t >= warmup) & (t < fail)]
+    if len(before) == 0:
+        before = b[t < fail]
+    level = float(np.quantile(before, 0.95)) if len(before) else 0.0
+    out["hub_backlog_pre_fault"] = level
+    out["hub_backlog_peak"] = float(b[t >= fail].max()) if (t >= fail).any() else None
+
+    def back_within(start: float) -> float | None:
+        ok = np.flatnonzero((t >= start) & (b <= level))
+        return float(t[ok[0]] - start) if len(ok) else None
+
+    backup = [w for w in windows if w["fault"] == "hub_failover" and w["label"] == "on the backup hub"
+              and w["start_s"] >= fail]
+    if backup:
+        out["hub_recovery_after_switchover_s"] = back_within(backup[0]["start_s"])
+        if not backup[0]["until_horizon"]:
+            r = back_within(backup[0]["end_s"])
+            out["hub_recovery_s"] = r
+            out["hub_recovered"] = r is not None
+    return per_minute, out

@@ -13,11 +13,23 @@ delivered, rejected (reason, where) or lost (reason, where); messages with no fa
 at the horizon are pending. `MessageLog.final_states` turns fates into the four
 states users see (answered / rejected / timed_out / in_flight) from the sender's
 point of view, using the response timeout.
+
+With fan-out or resends on (`network.fan_out`, `network.resend.max`), the unit the sender
+sees is a *transaction* (`TransactionLog`: one inquiry or administrative message) and the
+log holds its *messages*: one per database of the inquiry's fan-out and per attempt
+(`_send`). An attempt walks its route to and through the hub once (`_carry`), then splits
+into one leg per database: database, hub, MSC, agency, device. A failure before the
+split settles every message of the attempt the same way. A resend (`_resender`) sends all the
+inquiry's messages again; older copies still in queues are served too (store and forward)
+and the first copy of each database's response counts. `TransactionLog.final_states` gives
+each transaction its single state. With both options off the single-message path
+(`message`) runs as before: one message per transaction.
 """
 
 from __future__ import annotations
 
 import math
+from collections import deque
 
 import numpy as np
 from simpy import Environment, Event, Interrupt, Timeout
@@ -57,6 +69,9 @@ class MessageLog:
         self.reason: list[int] = []
         self.where: list[int] = []  # station index where it failed, -1 otherwise
         self.finalized = 0  # number of fate assignments (must equal non-pending count)
+        # with fan-out or resends: the transaction and attempt (0 = first send) of each message
+        self.txn: list[int] = []
+        self.attempt: list[int] = []
 
     def __len__(self) -> int:
         return len(self.created)
@@ -96,6 +111,94 @@ class MessageLog:
         return state, reason
 
 
+class TransactionLog:
+    """Columnar record of transactions (one inquiry or administrative message each) when
+    inquiries fan out or are resent; their messages are in `MessageLog` (``txn``, ``attempt``)."""
+
+    def __init__(self) -> None:
+        self.created: list[float] = []
+        self.route: list[int] = []  # route id of the first database's message (describes it)
+        self.origin: list[int] = []
+        self.key: list[int] = []  # message key index (-1: admin, or none drawn)
+        self.plan: list = []  # (up hops, legs, route ids), shared by equal transactions
+        self.full: list[int] = []  # bit mask of its databases (one bit per leg)
+        self.got: list[int] = []  # legs answered so far (by any copy)
+        self.attempts: list[int] = []  # sends so far (1 + resends)
+        self.last_send: list[float] = []
+        self.first: list[float] = []  # first response of any database (nan: none yet)
+        self.complete: list[float] = []  # last database's first response (nan: incomplete)
+
+    def __len__(self) -> int:
+        return len(self.created)
+
+    def final_states(self, log: MessageLog, horizon: float, timeout: float, max_attempts: int
+                     ) -> dict[str, np.ndarray]:
+        """State, reason, where and end time per transaction, from the sender's point of view.
+
+        The sender gives up ``timeout`` after its last allowed attempt (G); before that it
+        keeps resending while incomplete. *answered*: every database answered (any copy) by G;
+        *timed_out*: complete after G (``late_response``), or incomplete at G <= horizon
+        (reason of the last attempt's first lost message, else ``no_response``); *rejected*:
+        incomplete and every message of the last allowed attempt came back answered or rejected,
+        at least one rejected (reason and where of the first); *in_flight* otherwise."""
+        n = len(self.created)
+        created = np.asarray(self.created)
+        complete = np.asarray(self.complete)
+        attempts = np.asarray(self.attempts, dtype=np.int64)
+        last_send = np.asarray(self.last_send)
+        give_up = np.where(attempts >= max_attempts, last_send + timeout, np.inf)
+        txn = np.asarray(log.txn, dtype=np.int64)
+        last = np.asarray(log.attempt, dtype=np.int64) == attempts[txn] - 1
+        fate = np.asarray(log.fate, dtype=np.int8)
+        m_end = np.asarray(log.end)
+        m_reason = np.asarray(log.reason, dtype=np.int8)
+        m_where = np.asarray(log.where, dtype=np.int32)
+
+        def count(mask):
+            return np.bincount(txn[mask], minlength=n)
+
+        def first_of(mask, values, fill):
+            """Per transaction, `values` of its first message (by id) selected by `mask`."""
+            out = np.full(n, fill, dtype=values.dtype)
+            idx = np.flatnonzero(mask)
+            t, at = np.unique(txn[idx], return_index=True)
+            out[t] = values[idx[at]]
+            return out
+
+        rej_last = last & (fate == REJECTED)
+        open_last = last & ((fate == LOST) | (fate == PENDING))
+        heard_failed = (count(rej_last) > 0) & (count(open_last) == 0)
+        lost_last = last & (fate == LOST)
+        done = ~np.isnan(complete)
+        state = np.full(n, IN_FLIGHT, dtype=np.int8)
+        reason = np.zeros(n, dtype=np.int8)
+        where = np.full(n, -1, dtype=np.int32)
+        answered = done & (complete <= give_up)
+        state[answered] = ANSWERED
+        late = done & ~answered
+        state[late] = TIMED_OUT
+        reason[late] = R_LATE
+        rejected = ~done & heard_failed & (attempts >= max_attempts)
+        state[rejected] = S_REJECTED
+        reason[rejected] = first_of(rej_last, m_reason, 0)[rejected]
+        where[rejected] = first_of(rej_last, m_where, -1)[rejected]
+        gave_up = ~done & ~rejected & (give_up <= horizon)
+        state[gave_up] = TIMED_OUT
+        lost_reason = first_of(lost_last, m_reason, R_NO_RESPONSE)
+        reason[gave_up] = lost_reason[gave_up]
+        where[gave_up] = np.where(lost_reason[gave_up] == R_NO_RESPONSE, -1,
+                                  first_of(lost_last, m_where, -1)[gave_up])
+        # end: the last response when complete, else the last settled message's end
+        settled = np.flatnonzero(fate != PENDING)
+        end = np.full(n, -np.inf)
+        np.maximum.at(end, txn[settled], m_end[settled])
+        end = np.where(done, complete, np.where(np.isinf(end), np.nan, end))
+        messages = np.bincount(txn, minlength=n)
+        return {"state": state, "reason": reason, "where": where, "end": end,
+                "first": np.asarray(self.first), "messages": messages, "attempts": attempts,
+                "created": created}
+
+
 class QueueNet:
     """A network of stations driven by SimPy message processes along fixed routes."""
 
@@ -105,6 +208,21 @@ class QueueNet:
         self._station_index: dict[int, int] = {}  # id(station) -> position, for `where`
         self.routes: list[tuple[Hop, ...]] = []  # route id -> hops
         self.log = MessageLog()
+        # fan-out / resends (`use_transactions`); None: one message per transaction
+        self.tx: TransactionLog | None = None
+        self.resend_max = 0
+        self.resend_after = math.inf  # timeout + delay: from a send to its resend
+        self._resend_q: deque = deque()
+        self._resend_wake: Event | None = None
+
+    def use_transactions(self, resend_max: int = 0, timeout: float = math.inf,
+                         delay: float = 0.0) -> None:
+        """Record transactions apart from messages (fan-out and/or resends)."""
+        self.tx = TransactionLog()
+        self.resend_max = resend_max
+        self.resend_after = timeout + delay
+        if resend_max > 0:
+            self.env.process(self._resender())
 
     def add_station(self, station: Station) -> Station:
         self._station_index[id(station)] = len(self.stations)
@@ -147,7 +265,9 @@ class QueueNet:
                 st = target
                 if st.__class__ is HubRole:
                     while st.active is None:  # a new switch-over may begin as the last one ends
+                        st.waiting += 1
                         yield st.ready
+                        st.waiting -= 1
                     st = st.active
                     if st.extra_latency:
                         yield Timeout(env, st.extra_latency)
@@ -229,6 +349,186 @@ class QueueNet:
                 if dt > 0:
                     yield Timeout(env, dt)
                 process(message(first + j, routes[r]))
+
+
+    # ------------------------------------------------------------------ transactions
+    # The path below serves fan-out and resends. `_carry` walks hops as `message` does (the
+    # walking code is repeated, not shared through a sub-generator, so neither path pays a
+    # generator delegation per event); a change to the failure semantics goes in both.
+    def _fail(self, m: int, legs, fate: int, reason: int, where) -> None:
+        """Settle message `m`, or every message of an attempt that failed before the split."""
+        for i in range(m, m + (len(legs) if legs is not None else 1)):
+            self._settle(i, fate, reason, where)
+
+    def _carry(self, t: int, m: int, route: tuple[Hop, ...], legs, bit: int):
+        """SimPy process: message `m` of transaction `t` walks `route`. With `legs`, `route` is
+        the way to and through the hub of an attempt whose messages are m, m+1, ...: there it
+        splits, legs after the first go on as processes of their own, the first continues here.
+        A delivered message sets its database's bit `bit`; the first copy per database counts."""
+        env = self.env
+        while True:
+            for delay, link, target, outbound in route:
+                if link is not None:
+                    if not link.up:
+                        self._fail(m, legs, REJECTED if outbound else LOST, R_LINK, None)
+                        return
+                    if link.lossy:
+                        n = link.attempts()
+                        if n > link.max_attempts:
+                            yield Timeout(env, link.max_attempts * (delay + link.retry_timeout))
+                            self._fail(m, legs, REJECTED if outbound else LOST, R_RADIO, None)
+                            return
+                        delay = n * delay + (n - 1) * link.retry_timeout
+                if delay > 0.0:
+                    yield Timeout(env, delay)
+                if target is None:
+                    break
+                while True:
+                    st = target
+                    if st.__class__ is HubRole:
+                        while st.active is None:
+                            st.waiting += 1
+                            yield st.ready
+                            st.waiting -= 1
+                        st = st.active
+                        if st.extra_latency:
+                            yield Timeout(env, st.extra_latency)
+                    st.arrivals += 1
+                    if not st.up:
+                        st.rejected += 1
+                        self._fail(m, legs, REJECTED if outbound else LOST, R_DOWN, st)
+                        return
+                    t_arr = env._now
+                    q = st.queue
+                    dt = t_arr - st.last_t
+                    st.busy_area += st.busy * dt
+                    st.queue_area += len(q) * dt
+                    st.last_t = t_arr
+                    epoch = st.epoch
+                    if st.busy < st.servers:
+                        st.busy += 1
+                    else:
+                        if len(q) >= st.buffer:
+                            st.rejected += 1
+                            self._fail(m, legs, REJECTED if outbound else LOST, R_BUFFER, st)
+                            return
+                        ev = Event(env)
+                        q.append(ev)
+                        yield ev
+                    t_start = env._now
+                    if st.epoch == epoch:
+                        proc = env._active_proc
+                        serving = st.serving
+                        serving[proc] = None
+                        try:
+                            yield Timeout(env, st.sample() * st.slow)
+                            del serving[proc]
+                        except Interrupt:
+                            pass
+                    if st.epoch != epoch:
+                        if st.on_failure == "retry":
+                            if target.__class__ is not HubRole and st.recovered is not None:
+                                yield st.recovered
+                            continue
+                        self._fail(m, legs, LOST, R_FAILED, st)
+                        return
+                    now = env._now
+                    dt = now - st.last_t
+                    st.busy_area += st.busy * dt
+                    st.queue_area += len(q) * dt
+                    st.last_t = now
+                    if q:
+                        q.popleft().succeed()
+                    else:
+                        st.busy -= 1
+                    st.completed += 1
+                    if t_arr >= st.record_from:
+                        st.sojourn.append(now - t_arr)
+                        st.wait.append(t_start - t_arr)
+                    break
+            if legs is None:
+                break
+            process = env.process
+            carry = self._carry
+            for j in range(1, len(legs)):
+                b, hops = legs[j]
+                process(carry(t, m + j, hops, None, b))
+            bit, route = legs[0]
+            legs = None
+        self._settle(m, DELIVERED)
+        tx = self.tx
+        got = tx.got[t]
+        if got & bit:
+            return  # an older or newer copy answered first
+        got |= bit
+        tx.got[t] = got
+        now = env._now
+        if tx.first[t] != tx.first[t]:  # nan
+            tx.first[t] = now
+        if got == tx.full[t]:
+            tx.complete[t] = now
+
+    def _send(self, t: int) -> None:
+        """Send transaction `t` now (first send or resend): one message per leg, one process."""
+        tx, log = self.tx, self.log
+        up, legs, rids = tx.plan[t]
+        now = self.env._now
+        k = len(legs)
+        first = len(log.created)
+        a = tx.attempts[t]
+        log.created.extend([now] * k)
+        log.route.extend(rids)
+        log.origin.extend([tx.origin[t]] * k)
+        log.fate.extend([PENDING] * k)
+        log.end.extend([math.nan] * k)
+        log.reason.extend([R_NONE] * k)
+        log.where.extend([-1] * k)
+        log.txn.extend([t] * k)
+        log.attempt.extend([a] * k)
+        tx.attempts[t] = a + 1
+        tx.last_send[t] = now
+        if up:
+            self.env.process(self._carry(t, first, up, legs, 0))
+        else:  # nothing to split: one message along its whole route
+            bit, route = legs[0]
+            self.env.process(self._carry(t, first, route, None, bit))
+        if a < self.resend_max:  # its timer: resend if still incomplete at timeout + delay
+            q = self._resend_q
+            q.append((now + self.resend_after, t))
+            wake = self._resend_wake
+            if wake is not None:
+                self._resend_wake = None
+                wake.succeed()
+
+    def _resender(self):
+        """SimPy process: the devices' resend timers, one queue in due order (every send
+        adds timeout + delay to its time, so the queue stays sorted)."""
+        env, q, tx = self.env, self._resend_q, self.tx
+        while True:
+            if not q:
+                self._resend_wake = Event(env)
+                yield self._resend_wake
+                continue
+            due, t = q[0]
+            if due > env._now:
+                yield Timeout(env, due - env._now)
+                continue
+            q.popleft()
+            if tx.complete[t] != tx.complete[t]:  # nan: still incomplete
+                self._send(t)
+
+    def transaction_source(self, batches, register):
+        """SimPy process: like `source`, for transactions; `register(batch)` records the
+        batch's transactions in `self.tx` and returns the id of its first."""
+        env = self.env
+        send = self._send
+        for batch in batches:
+            first = register(batch)
+            for j, t in enumerate(batch.time.tolist()):
+                dt = t - env._now
+                if dt > 0:
+                    yield Timeout(env, dt)
+                send(first + j)
 
 
 def link_delay(latency_s: float, bandwidth_bps: float, size_bytes: int) -> float:

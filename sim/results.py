@@ -4,7 +4,8 @@
 name. Every kind of folder answers the same questions::
 
     r = load(folder)
-    r.kind            # network_run, oversight_run, sweep, capacity, calibration, journal
+    r.kind            # network_run, oversight_run, sweep, capacity, calibration, journal,
+                      # availability
     r.manifest        # resolved scenario, seeds, versions, timings, summary (a dict)
     r.tables()        # every table name the folder has (per-run tables included)
     r["yearly"]       # a table as a DataFrame (cached; r.read(name, columns=...) is not)
@@ -44,6 +45,8 @@ Capacity sweeps (``clets capacity``), calibrations (``clets calibrate``) and jou
     r["calibration"][["figure", "record", "mean", "ci_low", "ci_high", "inside"]]
     r = load("results/baseline_peak_hour/journal-20260101T120000-s7")
     r["truth"], r["incidents"], r["operators"]
+    r = load("results/availability_year/availability-20260101T120000-s12")   # clets availability
+    r["availability"].query("kind == 'direct_connect'")[["name", "uptime", "cac_report"]]
     r.read("journal", columns=["time", "operator", "key"], filters=[("month", "=", "2018-01")])
 
 Only finished folders load: a missing folder, a folder that is not a run, an unfinished
@@ -66,8 +69,8 @@ from sim.errors import ScenarioError
 __all__ = ["RunResults", "Results", "TableNotFound", "load", "RUN_COLUMNS", "KINDS"]
 
 KINDS = ("network_run", "oversight_run", "sweep", "capacity", "calibration", "journal",
-         "both_run")
-"""Kinds of folder: the first six have a ``manifest.json`` saying so; ``both_run`` is one run of
+         "availability", "both_run")
+"""Kinds of folder: the first seven have a ``manifest.json`` saying so; ``both_run`` is one run of
 a ``model: both`` scenario inside a sweep (``runs/<key>/`` with ``network/`` and ``oversight/``)."""
 
 RUN_COLUMNS = ("point", "label", "replication", "seed")
@@ -262,7 +265,8 @@ class RunResults:
 
     @property
     def kind(self) -> str:
-        """network_run, oversight_run, sweep, capacity, calibration, journal or both_run."""
+        """network_run, oversight_run, sweep, capacity, calibration, journal, availability or
+        both_run."""
         return self.manifest.get("kind", "")
 
     @property

@@ -18,19 +18,26 @@ import pyarrow as pa
 
 from sim.arrivals import PoissonArrivals, ReplayArrivals
 from sim.config import Scenario
+from sim.config.network import HubFailover
+from sim.config.traffic import Traffic
 from sim.errors import ScenarioError
+from sim.fanout import TransactionPlanner, key_weights
 from sim.faults import fault_process, fault_windows, has_faults, plan_faults, without_faults
 from sim.model import CletsNetwork
 from sim.netstats import (
     end_to_end,
+    hub_recovery,
     mark_faults,
+    message_legs,
     message_table,
     node_stats,
     response_summary,
     state_counts,
     timeline,
+    transaction_summary,
     window_comparison,
 )
+from sim.network import PENDING
 from sim.rng import Streams
 from topology.builder import build_topology
 
@@ -72,6 +79,12 @@ def prepare(scenario: Scenario, seed: int | None = None, load_factor: float | No
     if graph is None:
         graph = build_topology(scenario.topology, scenario.network, streams)
     model = CletsNetwork(scenario, graph, streams)
+    net = scenario.network
+    if net.fan_out or net.resend.max > 0:
+        if net.fan_out and scenario.traffic.database_mix != Traffic().database_mix:
+            raise ScenarioError("traffic.database_mix is not used with network.fan_out: true (each "
+                                "inquiry's message key decides its databases: network.key_mix)")
+        model.use_transactions(net.resend.max, net.response_timeout_s, net.resend.delay_s)
     if scenario.traffic.source == "journal":
         return model, _replay_source(scenario, graph, streams, load_factor, focus_county), streams
     rates = model.device_rates
@@ -87,6 +100,7 @@ def prepare(scenario: Scenario, seed: int | None = None, load_factor: float | No
         scenario.traffic,
         scenario.horizon.start_hour,
         streams.fresh("arrivals"),
+        key_weights=key_weights(scenario) if net.fan_out else None,
     )
     return model, source, streams
 
@@ -134,7 +148,7 @@ def simulate_network(
         run.baseline = base
         run.fault_comparison = window_comparison(
             run.messages.select(cols).to_pandas(), base.messages.select(cols).to_pandas(),
-            run.fault_windows, scenario.network.response_timeout_s)
+            run.fault_windows, scenario.network.give_up_s)
         run.summary["wall_s"] += base.summary["wall_s"]
         run.summary["baseline_wall_s"] = base.summary["wall_s"]
         return run
@@ -145,8 +159,13 @@ def simulate_network(
     horizon = scenario.horizon.duration_s
     warmup = scenario.horizon.warmup_s
     actions = plan_faults(model, scenario, streams, horizon)
-    env.process(model.source(source.batches(0.0, horizon), model.route_of))
+    if model.tx is None:
+        env.process(model.source(source.batches(0.0, horizon), model.route_of))
+    else:
+        planner = TransactionPlanner(model, scenario, streams.fresh("fanout"))
+        env.process(model.transaction_source(source.batches(0.0, horizon), planner.register))
     env.process(fault_process(env, actions))
+    backlog = _sample_hub_backlog(model) if _has_hub_failover(scenario) else None
 
     def end_warmup():
         yield env.timeout(warmup)
@@ -163,16 +182,30 @@ def simulate_network(
     sim_wall = time.perf_counter() - wall0
 
     messages = message_table(model, horizon)
-    msg_df = messages.select(["created_s", "county", "database", "state", "response_s"]).to_pandas()
+    cols = ["created_s", "county", "database", "state", "response_s"]
+    extra = ["kind", "messages", "first_response_s"] if model.tx is not None else []
+    msg_df = messages.select(cols + extra).to_pandas()
     nodes = node_stats(model, horizon)
+    # the sender's wait: the timeout, or with resends the timeout of every attempt + the delays
+    give_up = scenario.network.give_up_s
     by_county = end_to_end(msg_df, "county", warmup)
-    by_database = end_to_end(msg_df[msg_df["database"].notna()], "database", warmup)
+    if model.tx is None:
+        by_database = end_to_end(msg_df[msg_df["database"].notna()], "database", warmup)
+    else:  # each database answers separately: its own messages
+        legs = message_legs(model, horizon)
+        by_database = end_to_end(legs[legs["database"].notna()], "database", warmup)
     windows = fault_windows(actions, horizon)
-    per_minute = mark_faults(timeline(msg_df, scenario.network.response_timeout_s), windows)
+    per_minute = mark_faults(timeline(msg_df, give_up), windows)
     counts = state_counts(msg_df)
     # headline response times over messages created after the warm-up, both ways: answered
     # only (p50_s ... p99_s, mean_s) and timed-out counted at the timeout (*_censored_s)
-    after = response_summary(msg_df[msg_df["created_s"] >= warmup], scenario.network.response_timeout_s)
+    after = response_summary(msg_df[msg_df["created_s"] >= warmup], give_up)
+    if model.tx is not None:
+        after |= transaction_summary(msg_df[msg_df["created_s"] >= warmup], legs, warmup)
+        after["messages_pending"] = model.log.fate.count(PENDING)  # messages with no fate yet
+    if backlog is not None:
+        per_minute, recovery = hub_recovery(backlog, per_minute, windows, warmup)
+        after |= recovery
     summary = {
         "generated": len(msg_df),
         "finalized": model.log.finalized,
@@ -192,6 +225,27 @@ def simulate_network(
     lf = load_factor if focus_county is not None and load_factor is not None else scenario.traffic.load_factor
     return NetworkRun(scenario, streams.root_seed, lf, horizon, warmup,
                       messages, nodes, by_county, by_database, faults, per_minute, summary, windows)
+
+
+HUB_SAMPLE_S = 5.0  # spacing of the hub backlog samples (runs with a hub failover)
+
+
+def _has_hub_failover(scenario: Scenario) -> bool:
+    return any(isinstance(f, HubFailover) for f in scenario.faults.scheduled)
+
+
+def _sample_hub_backlog(model) -> list[tuple[float, int]]:
+    """Sample the hub's backlog (`HubRole.backlog`) every HUB_SAMPLE_S seconds of the run."""
+    samples: list[tuple[float, int]] = []
+    env, role = model.env, model.hub
+
+    def sampler():
+        while True:
+            samples.append((env.now, role.backlog()))
+            yield env.timeout(HUB_SAMPLE_S)
+
+    env.process(sampler())
+    return samples
 
 
 def preflight(scenario: Scenario, seed: int, focus_county: str | None = None) -> None:

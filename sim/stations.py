@@ -146,7 +146,7 @@ class HubRole:
     (the county MSCs store and forward them until the backup takes over).
     """
 
-    __slots__ = ("env", "primary", "backup", "active", "ready")
+    __slots__ = ("env", "primary", "backup", "active", "ready", "waiting")
 
     def __init__(self, env: Environment, primary: Station, backup: Station):
         self.env = env
@@ -154,6 +154,12 @@ class HubRole:
         self.backup = backup
         self.active: Station | None = primary
         self.ready: Event | None = None
+        self.waiting = 0  # messages held at their MSC for the switch-over to end
+
+    def backlog(self) -> int:
+        """Messages at the hub: in both sites (waiting and in service) and held for the
+        switch-over."""
+        return self.primary.in_system() + self.backup.in_system() + self.waiting
 
     def begin_switchover(self) -> None:
         self.active = None
@@ -191,3 +197,18 @@ class LinkState:
             i = 0
         self._i = i + 1
         return self._buf[i]
+
+
+class RadioGateway:
+    """One agency's MDT radio gateway: up or down on its own (random faults), while its frames
+    are lost exactly as on the shared radio link (the same `attempts`, the same draws)."""
+
+    __slots__ = ("name", "up", "lossy", "max_attempts", "retry_timeout", "attempts")
+
+    def __init__(self, name: str, radio: LinkState):
+        self.name = name
+        self.up = True
+        self.lossy = radio.lossy
+        self.max_attempts = radio.max_attempts
+        self.retry_timeout = radio.retry_timeout
+        self.attempts = radio.attempts

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
+from sim.catalogue import KEY_NAMES
 from sim.config.base import (
+    FIELD_MARK,
     NonNegFloat,
     NonNegInt,
     PositiveFloat,
     PositiveInt,
+    Probability,
     Strict,
+    assumed,
     check_database_names,
+    check_names,
 )
 
 # --------------------------------------------------------------------------- service
@@ -104,6 +110,16 @@ def _default_databases() -> dict[str, Switch]:
     }
 
 
+class Resend(Strict):
+    """Operator resends: after the response timeout with no complete answer, the terminal or
+    MDT waits `delay_s` and sends the inquiry again, at most `max` times (0 = never)."""
+
+    max: NonNegInt = Field(default=0, le=10, description="resends per inquiry after a timeout")
+    delay_s: NonNegFloat = assumed(
+        5.0, "seconds from the timeout to the resend (operator reaction or terminal retry timer)",
+        low=0.0, high=60.0)
+
+
 class Network(Strict):
     hub: Switch = Switch(servers=8, service=ServiceTime(mean=0.030), buffer=10_000)
     backup_hub: Switch = Switch(servers=6, service=ServiceTime(mean=0.030), buffer=10_000)
@@ -124,6 +140,36 @@ class Network(Strict):
     response_bytes: PositiveInt = 2500
     admin_bytes: PositiveInt = 1500
     response_timeout_s: PositiveFloat = 30.0
+    fan_out: bool = Field(
+        default=False, description="an inquiry fans out at the hub to every database its message "
+        "key touches (sim.catalogue.FAN_OUT); traffic.database_mix is then not used")
+    key_mix: dict[str, NonNegFloat] | None = Field(
+        default=None, description="with fan_out: message key -> weight of device inquiries; null = "
+        "the journal's automated and full-access key mixes weighted by their volume (96.4% / 3.6%)")
+    out_of_state_share: Probability = assumed(
+        0.05, "with fan_out: share of person and vehicle inquiries about an out-of-state subject "
+        "or plate (Nlets is asked too)", low=0.02, high=0.15)
+    resend: Resend = Resend()
+
+    @field_validator("key_mix")
+    @classmethod
+    def _known_keys(cls, v):
+        return v if v is None else check_names(v, KEY_NAMES, "message key", weights=True)
+
+    @model_validator(mode="after")
+    def _fan_out_settings_need_fan_out(self):
+        if not self.fan_out and self.key_mix is not None:
+            raise ValueError("key_mix is used only with fan_out: true (set fan_out, or remove key_mix)")
+        if not self.fan_out and self.out_of_state_share != 0.05:
+            raise ValueError("out_of_state_share is used only with fan_out: true")
+        return self
+
+    @property
+    def give_up_s(self) -> float:
+        """How long after creating an inquiry its sender stops waiting: the timeout of each
+        attempt plus the delay before each resend (= response_timeout_s without resends)."""
+        r = self.resend
+        return self.response_timeout_s * (r.max + 1) + r.delay_s * r.max
 
     @field_validator("databases", mode="before")
     @classmethod
@@ -184,11 +230,155 @@ class DatabaseSlowdown(Strict):
 Fault = Annotated[MscOutage | LinkDown | HubFailover | DatabaseSlowdown, Field(discriminator="kind")]
 
 
-class RandomFaults(Strict):
-    """Random MSC outages: exponential time between failures and repair times per MSC."""
+MIN_MTBF_HOURS = 0.01  # 36 s: below it a "failure process" is a typo (and a flood of events)
+MIN_MTTR_MINUTES = 0.01  # 0.6 s
+RANDOM_FAULT_KINDS = ("msc", "hub", "direct_connect", "mdt_gateway")
+_MTBF = Annotated[float, Field(ge=MIN_MTBF_HOURS)]
+_MTTR = Annotated[float, Field(ge=MIN_MTTR_MINUTES)]
 
-    msc_mtbf_hours: PositiveFloat | None = None
-    msc_mttr_minutes: PositiveFloat = 30.0
+
+class ComponentFaults(Strict):
+    """One component's own failure process; what it leaves out is its kind's."""
+
+    mtbf_hours: _MTBF | None = Field(default=None, description="mean time between failures, hours")
+    mttr_minutes: _MTTR | None = Field(default=None, description="mean time to repair, minutes")
+
+
+class _KindFaults(Strict):
+    """Failure process of every component of one kind; `overrides` names single components."""
+
+    in_runs: bool = Field(
+        default=False, description="also draw these outages in message runs (clets run); "
+        "clets availability always simulates every kind")
+    overrides: dict[str, ComponentFaults] = Field(
+        default_factory=dict, description="component name -> its own MTBF/MTTR")
+
+    @property
+    def availability(self) -> float:
+        """Long-run share of time up: MTBF / (MTBF + MTTR) (renewal-reward)."""
+        return self.mtbf_hours / (self.mtbf_hours + self.mttr_minutes / 60)
+
+    def for_component(self, name: str) -> tuple[float, float]:
+        """(mtbf_hours, mttr_minutes) of one component (its override, else the kind's)."""
+        c = self.overrides.get(name)
+        if c is None:
+            return self.mtbf_hours, self.mttr_minutes
+        return (self.mtbf_hours if c.mtbf_hours is None else c.mtbf_hours,
+                self.mttr_minutes if c.mttr_minutes is None else c.mttr_minutes)
+
+
+class MscFaults(_KindFaults):
+    """County MSCs (overrides by county name)."""
+
+    mtbf_hours: _MTBF = assumed(
+        2190.0, "MSC mean time between failures, hours (about four outages a year)",
+        low=720, high=8760)
+    mttr_minutes: _MTTR = assumed(
+        120.0, "MSC mean time to repair, minutes (county staff on call, restart or failover)",
+        low=30, high=480)
+
+
+class HubFaults(_KindFaults):
+    """The primary DOJ hub site; an outage is a failover to the backup site (no overrides)."""
+
+    mtbf_hours: _MTBF = assumed(
+        8760.0, "primary hub mean time between failures, hours (about one a year)",
+        low=2190, high=43800)
+    mttr_minutes: _MTTR = assumed(
+        240.0, "primary hub mean time to repair, minutes (then it fails back)", low=60, high=1440)
+    switchover_s: NonNegFloat = assumed(
+        120.0, "switch-over to the backup site, seconds (as a scheduled hub_failover)",
+        low=30, high=900)
+    in_hub: Literal["retry", "lose"] = Field(
+        default="retry", description="messages inside the hub at failure: resent to the backup, or lost")
+
+    @field_validator("overrides")
+    @classmethod
+    def _one_hub(cls, v):
+        if v:
+            raise ValueError("the hub is one component: set hub.mtbf_hours/mttr_minutes, no overrides")
+        return v
+
+
+class DirectConnectFaults(_KindFaults):
+    """The circuit of each direct-connect agency to the hub (overrides by agency name or ORI)."""
+
+    mtbf_hours: _MTBF = assumed(
+        1460.0, "direct-connect circuit mean time between failures, hours (about six a year)",
+        low=500, high=8760)
+    mttr_minutes: _MTTR = assumed(
+        240.0, "direct-connect circuit mean time to repair, minutes (carrier repair)",
+        low=60, high=1440)
+
+
+class MdtGatewayFaults(_KindFaults):
+    """Each agency's MDT radio gateway: its MDTs lose CLETS while it is down (overrides by
+    agency name or ORI)."""
+
+    mtbf_hours: _MTBF = assumed(
+        720.0, "MDT radio gateway mean time between failures, hours (about one a month)",
+        low=168, high=4380)
+    mttr_minutes: _MTTR = assumed(
+        180.0, "MDT radio gateway mean time to repair, minutes", low=30, high=720)
+
+
+def _legacy_number(data: dict, key: str):
+    """A short-form value (msc_mtbf_hours, msc_mttr_minutes), checked as its field would be."""
+    v = data.pop(key)
+    if v is None:
+        return None
+    low = MIN_MTBF_HOURS if key == "msc_mtbf_hours" else MIN_MTTR_MINUTES
+    if isinstance(v, str):  # as pydantic reads a number written as text (YAML reads 1e-9 so)
+        try:
+            v = float(v)
+        except ValueError:
+            pass
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise ValueError(f"{FIELD_MARK}{key} = {v!r}: must be a number")
+    if not math.isfinite(v) or v < low:
+        raise ValueError(f"{FIELD_MARK}{key} = {v!r}: must be a finite number >= {low:g}")
+    return float(v)
+
+
+class RandomFaults(Strict):
+    """Random outages per kind of component: exponential up times (mean `mtbf_hours`) and
+    repair times (mean `mttr_minutes`), one random stream per component. `clets availability`
+    simulates them alone over years; with `in_runs` a kind's outages also act in message runs.
+
+    The short form of earlier versions, ``msc_mtbf_hours`` (null = off) and ``msc_mttr_minutes``
+    (default 30), still works: it means ``msc: {mtbf_hours, mttr_minutes, in_runs: true}``.
+    """
+
+    msc: MscFaults = MscFaults()
+    hub: HubFaults = HubFaults()
+    direct_connect: DirectConnectFaults = DirectConnectFaults()
+    mdt_gateway: MdtGatewayFaults = MdtGatewayFaults()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_form(cls, data):
+        if not isinstance(data, dict) or not {"msc_mtbf_hours", "msc_mttr_minutes"} & set(data):
+            return data
+        data = dict(data)
+        mtbf = _legacy_number(data, "msc_mtbf_hours") if "msc_mtbf_hours" in data else None
+        mttr = _legacy_number(data, "msc_mttr_minutes") if "msc_mttr_minutes" in data else None
+        if mtbf is None:
+            return data  # as before: no MTBF, no random MSC outages
+        short = {"mtbf_hours": mtbf, "mttr_minutes": 30.0 if mttr is None else mttr, "in_runs": True}
+        msc = data.get("msc")
+        if isinstance(msc, BaseModel):
+            data["msc"] = msc.model_copy(update=short)
+        else:
+            data["msc"] = {**(msc if isinstance(msc, dict) else {}), **short}
+        return data
+
+    def kinds(self) -> dict[str, _KindFaults]:
+        return {k: getattr(self, k) for k in RANDOM_FAULT_KINDS}
+
+    @property
+    def in_runs(self) -> list[str]:
+        """The kinds whose random outages act in message runs."""
+        return [k for k, v in self.kinds().items() if v.in_runs]
 
 
 class Faults(Strict):

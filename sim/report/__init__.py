@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 from jinja2 import Environment
 
+from sim.report.availability import availability_sections
 from sim.report.common import REPORT_DIR, Section, html_table
 from sim.report.experiments import (
     calibration_sections,
@@ -85,6 +86,8 @@ def _write(run_dir: Path, calibration: pd.DataFrame | None) -> Path:
         sections = network_sections(r)
     elif kind == "comparison":
         sections = comparison_sections(r)
+    elif kind == "availability":
+        sections = availability_sections(r)
     elif kind == "sweep":
         sections = sweep_sections(r) + first_run_sections(r)
     else:
