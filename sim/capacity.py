@@ -58,6 +58,8 @@ class CapacityResult:
     seeds: list[int]
     scale: str  # what x1.0 means for this scenario
     verdict: str = ""
+    answer: str = ""  # the verdict in one line
+    changes: str = ""  # what this scenario changes from the defaults, in a few words
     extra: dict = field(default_factory=dict)
 
 
@@ -139,6 +141,8 @@ def sweep_capacity(
     result = CapacityResult(points, runs, nodes, knee, headroom, bottleneck, target, focus_county,
                             msc, replications, seeds, describe_scale(scenario, focus_county))
     result.verdict = verdict(result)
+    result.changes = what_changes(scenario)
+    result.answer = answer(result)
     return result
 
 
@@ -202,9 +206,8 @@ def _clock(hours: float) -> str:
     return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
-def describe_scale(scenario: Scenario, county: str | None) -> str:
-    """What load x1.0 is for this scenario: what it changes from the default devices and
-    traffic, the counties and the hours it covers, and what the factor multiplies."""
+def what_changes(scenario: Scenario) -> str:
+    """What the scenario changes from the default devices and traffic (e.g. 'MDTs x2')."""
     from sim.config.topology import Devices
     from sim.config.traffic import Traffic
 
@@ -226,7 +229,13 @@ def describe_scale(scenario: Scenario, county: str | None) -> str:
             changes.append(text(value, default) if text else f"traffic.{name} = {shown} (changed)")
     if scenario.topology.excluded_oris:
         changes.append(f"{len(scenario.topology.excluded_oris)} agencies cut off")
-    what = "; ".join(changes) if changes else "default devices and traffic rates"
+    return "; ".join(changes) if changes else "default devices and traffic rates"
+
+
+def describe_scale(scenario: Scenario, county: str | None) -> str:
+    """What load x1.0 is for this scenario: what it changes from the default devices and
+    traffic, the counties and the hours it covers, and what the factor multiplies."""
+    what = what_changes(scenario)
     h = scenario.horizon
     start = h.start_hour + h.warmup_s / 3600
     end = h.start_hour + h.duration_s / 3600
@@ -274,6 +283,24 @@ def verdict(r: CapacityResult) -> str:
     parts.append(f"Bottleneck: {r.bottleneck}. p95 counts timed-out messages at the timeout; "
                  f"{reps} per load, common random numbers.")
     return " ".join(parts)
+
+
+def answer(r: CapacityResult) -> str:
+    """One line that answers the question asked, e.g. "Orange County MSC with MDTs x2: p95
+    2.10 s (95% CI 1.9-2.3) against a 3 s target - carries it; knee at x1.5 (bottleneck
+    msc:Orange)". Judged as the verdict is: the upper 95% CI bound at x1.0."""
+    t = r.target_p95_s
+    who = f"{r.focus_county} County MSC" if r.focus_county else "The network"
+    p = r.points.set_index("load_factor")
+    if 1.0 not in p.index:
+        return f"{who} with {r.changes}: x1.0 was not swept; sweep it to answer"
+    row = p.loc[1.0]
+    mean, lo, hi = row[HEADLINE], row[f"{HEADLINE}_ci_low"], row[f"{HEADLINE}_ci_high"]
+    ci = "" if r.replications < 2 else f" (95% CI {lo:.2f}-{hi:.2f})"
+    carries = not np.isnan(hi) and hi < t
+    knee = f"knee at x{r.knee:g}" if r.knee is not None else f"no knee up to x{max(p.index):g}"
+    return (f"{who} with {r.changes}: p95 {mean:.2f} s{ci} against a {t:g} s target - "
+            f"{'carries it' if carries else 'does NOT carry it'}; {knee} (bottleneck {r.bottleneck})")
 
 
 def plot_capacity(result: CapacityResult, path: Path, top: int = 5) -> Path:

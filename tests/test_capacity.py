@@ -207,3 +207,33 @@ def test_bad_replications_is_a_user_error(tmp_path):
     scen.write_text(yaml.safe_dump(small_scenario_dict()))
     r = invoke("capacity", scen, "--replications", 0, "--out", tmp_path / "o")
     assert r.exit_code == 2 and "--replications" in r.output and not (tmp_path / "o").exists()
+
+
+def _result(p95_hi: float, knee):
+    import pandas as pd
+
+    from sim.capacity import HEADLINE, CapacityResult
+
+    points = pd.DataFrame({"load_factor": [1.0, 2.0], HEADLINE: [2.1, 4.0],
+                           f"{HEADLINE}_ci_low": [1.9, 3.5], f"{HEADLINE}_ci_high": [p95_hi, 4.5]})
+    return CapacityResult(points, pd.DataFrame(), pd.DataFrame(), knee, None, "msc:Orange", 3.0,
+                          "Orange", "msc:Orange", 3, [1, 2, 3], "x1.0 as written",
+                          changes="MDTs x2 in every agency")
+
+
+@pytest.mark.parametrize("hi, knee, words", [
+    (2.3, 1.5, ["carries it", "knee at x1.5"]),
+    (3.2, 1.5, ["does NOT carry it", "knee at x1.5"]),
+    (2.3, None, ["carries it", "no knee up to x2"]),
+])
+def test_answer_is_one_line_judged_on_the_upper_ci_bound(hi, knee, words):
+    """The one-line answer to "can Orange's MSC carry it with MDTs x2": judged, like the verdict,
+    on the upper 95% CI bound of the p95 at x1.0 (2.1 s with bound 3.2 s does not carry 3 s)."""
+    from sim.capacity import answer
+
+    text = answer(_result(hi, knee))
+    assert "\n" not in text
+    assert text.startswith("Orange County MSC with MDTs x2 in every agency: p95 2.10 s (95% CI 1.90-")
+    assert "against a 3 s target" in text and text.endswith("(bottleneck msc:Orange)")
+    for w in words:
+        assert w in text

@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 from rich import box
+from rich.markup import escape
 from rich.table import Table
 
 from sim.cli.common import (
@@ -135,20 +136,20 @@ def capacity(
                        replication_seeds=result.seeds, knee=result.knee, headroom=result.headroom,
                        bottleneck=result.bottleneck, msc=result.msc,
                        target_p95_s=result.target_p95_s, judged_on=HEADLINE,
-                       scale=result.scale, verdict=result.verdict)
+                       scale=result.scale, verdict=result.verdict, answer=result.answer)
     scope = f"{focus} County" if focus else "statewide"
-    timeout = scenario.network.response_timeout_s
+    timeout = scenario.network.give_up_s  # resends included
     t = Table(title=f"{scenario.name}: capacity ({scope}, root seed {root}); mean of {replications} "
               f"replication{'s' if replications != 1 else ''} per load; util. = utilization of "
               f"{result.msc}", title_justify="left", box=box.SIMPLE_HEAD, collapse_padding=True,
               pad_edge=False, show_edge=False)
-    heads = ("load", "messages", "timed out", "rejected", "p95 s answered only",
+    heads = ("load", "inquiries", "msgs/inquiry", "timed out", "rejected", "p95 s answered only",
              f"p95 s timed-out at {timeout:g} s", "95% CI", "util.")
     for col in heads:
         t.add_column(col, justify="right", no_wrap=col in ("load", "95% CI", "util."))
     for _, r in result.points.iterrows():
         style = "red" if not r[f"{HEADLINE}_ci_high"] < result.target_p95_s else None
-        t.add_row(f"x{r['load_factor']:g}", f"{r['messages']:,.0f}",
+        t.add_row(f"x{r['load_factor']:g}", f"{r['messages']:,.0f}", f"{r['messages_per_inquiry']:.2f}",
                   fmt("timed_out_share", r["timed_out_share"]), fmt("rejected_share", r["rejected_share"]),
                   f"{r['p95_s']:.2f}", f"{r[HEADLINE]:.2f}",
                   f"{r[f'{HEADLINE}_ci_low']:.2f}-{r[f'{HEADLINE}_ci_high']:.2f}",
@@ -158,5 +159,6 @@ def capacity(
               f"replications); red: its upper bound is not under the {result.target_p95_s:g} s target",
               highlight=False)
     out.print(f"verdict: {result.verdict}", highlight=False)
+    out.print(f"[bold]answer:[/] {escape(result.answer)}", highlight=False)
     _report(target)
     out.print(f"results: [bold]{target}[/]")

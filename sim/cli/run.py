@@ -174,7 +174,7 @@ def _print_fault_windows(result, most: int = 6) -> None:
     for col in ("window", "measure", "with fault", "without", "difference"):
         t.add_column(col, justify="left" if col in ("window", "measure") else "right",
                      no_wrap=col != "window")
-    timeout = result.scenario.network.response_timeout_s
+    timeout = result.scenario.network.give_up_s  # resends included
     names = {"messages": "messages created", "timed_out": "timed out", "rejected": "rejected",
              "lost_in_node": "lost in a failed node", "p95_s": "p95, answered only",
              "p95_censored_s": f"p95, timed-out at {timeout:g} s"}

@@ -121,25 +121,34 @@ class Resend(Strict):
 
 
 class Network(Strict):
-    hub: Switch = Switch(servers=8, service=ServiceTime(mean=0.030), buffer=10_000)
-    backup_hub: Switch = Switch(servers=6, service=ServiceTime(mean=0.030), buffer=10_000)
-    msc: MscSwitch = MscSwitch(
-        servers=1,
-        service=ServiceTime(mean=0.250),
-        buffer=500,
-        population_per_server=1_000_000,
-    )
+    hub: Switch = assumed(
+        Switch(servers=8, service=ServiceTime(mean=0.030), buffer=10_000),
+        "DOJ message switch: 8 processors, 30 ms mean service, 10,000 waiting places "
+        "(no public figure on the hub's hardware)")
+    backup_hub: Switch = assumed(
+        Switch(servers=6, service=ServiceTime(mean=0.030), buffer=10_000),
+        "backup site: 6 processors (smaller than the primary), otherwise as the hub")
+    msc: MscSwitch = assumed(
+        MscSwitch(servers=1, service=ServiceTime(mean=0.250), buffer=500,
+                  population_per_server=1_000_000),
+        "county MSC: one processor per million residents (at least one), 0.25 s mean service, "
+        "500 waiting places (no public figure on MSC hardware; issue 13 varies them)")
     msc_overrides: dict[str, Switch] = Field(
         default_factory=dict, description="county name -> MSC switch replacing the default"
     )
-    agency: Switch = Switch(servers=2, service=ServiceTime(mean=0.010), buffer=200)
-    direct_agency: Switch = Switch(servers=4, service=ServiceTime(mean=0.010), buffer=1000)
-    databases: dict[str, Switch] = Field(default_factory=_default_databases)
+    agency: Switch = assumed(Switch(servers=2, service=ServiceTime(mean=0.010), buffer=200),
+                             "an agency's local switch or CAD interface: 2 processors, 10 ms")
+    direct_agency: Switch = assumed(Switch(servers=4, service=ServiceTime(mean=0.010), buffer=1000),
+                                    "a direct-connect agency's switch: 4 processors, 10 ms")
+    databases: dict[str, Switch] = assumed(
+        None, "the eight databases' switches (processors, mean service 80-400 ms, 2,000 places)",
+        default_factory=_default_databases)
     links: Links = Links()
     inquiry_bytes: PositiveInt = 400
     response_bytes: PositiveInt = 2500
     admin_bytes: PositiveInt = 1500
-    response_timeout_s: PositiveFloat = 30.0
+    response_timeout_s: PositiveFloat = assumed(
+        30.0, "a terminal stops waiting for an answer after this long", low=10, high=120)
     fan_out: bool = Field(
         default=False, description="an inquiry fans out at the hub to every database its message "
         "key touches (sim.catalogue.FAN_OUT); traffic.database_mix is then not used")

@@ -9,7 +9,15 @@ from typing import Annotated, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from sim.config.base import FIELD_MARK, NonNegFloat, NonNegInt, PositiveFloat, PositiveInt, Strict
+from sim.config.base import (
+    FIELD_MARK,
+    NonNegFloat,
+    NonNegInt,
+    PositiveFloat,
+    PositiveInt,
+    Strict,
+    assumed,
+)
 from sim.config.journal import Journal, Misuse
 from sim.config.network import Faults, Network
 from sim.config.oversight import Oversight
@@ -38,7 +46,8 @@ class Horizon(Strict):
 
 
 class Capacity(Strict):
-    target_p95_s: PositiveFloat = Field(default=3.0, description="end-to-end p95 response target")
+    target_p95_s: PositiveFloat = assumed(3.0, "end-to-end p95 response target of `clets capacity` "
+                                          "(no published CLETS service level)", low=1.0, high=10.0)
     load_factors: str = Field(default="0.5:3:0.25", description="start:stop:step, stop included")
     top_nodes: PositiveInt = Field(default=5, description="nodes plotted (highest utilisation)")
 

@@ -6,7 +6,14 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
-from sim.config.base import NonNegFloat, PositiveFloat, Probability, Strict, check_database_names
+from sim.config.base import (
+    NonNegFloat,
+    PositiveFloat,
+    Probability,
+    Strict,
+    assumed,
+    check_database_names,
+)
 
 # --------------------------------------------------------------------------- traffic
 
@@ -19,7 +26,9 @@ class Diurnal(Strict):
     """
 
     peak_hour: Annotated[int, Field(ge=0, le=23)] = 16
-    amplitude: Annotated[float, Field(ge=0, lt=1)] = 0.6
+    amplitude: Annotated[float, Field(ge=0, lt=1)] = assumed(
+        0.6, "cosine amplitude: the peak hour carries 1 + amplitude times the day average", low=0.3,
+        high=0.8)
     hourly_weights: list[NonNegFloat] | None = None
 
     @field_validator("hourly_weights")
@@ -39,12 +48,12 @@ class Traffic(Strict):
         description="poisson: per-device Poisson streams at the rates below; journal: replay the "
         "journal generator's rows (journal.start_date at 00:00 + horizon.start_hour is time 0)",
     )
-    terminal_rate_per_hour: PositiveFloat = Field(
-        default=4.4, description="day-average queries per fixed terminal per hour"
-    )
-    mdt_rate_per_hour: PositiveFloat = Field(
-        default=1.9, description="day-average queries per MDT per hour"
-    )
+    terminal_rate_per_hour: PositiveFloat = assumed(
+        4.4, "day-average queries per fixed terminal per hour", "calibrated with mdt_rate_per_hour "
+        "to ~2.8 million transactions a day statewide (DOJ estimate, 2018; docs/network.md)", 3.0, 6.0)
+    mdt_rate_per_hour: PositiveFloat = assumed(
+        1.9, "day-average queries per MDT per hour", "calibrated with terminal_rate_per_hour to "
+        "~2.8 million transactions a day statewide (DOJ estimate, 2018)", 1.0, 3.0)
     load_factor: PositiveFloat = 1.0
     diurnal: Diurnal = Diurnal()
     database_mix: dict[str, NonNegFloat] = Field(
