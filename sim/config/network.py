@@ -83,15 +83,23 @@ class RadioLink(Link):
 
 
 class Links(Strict):
-    terminal_agency: Link = Link(latency_s=0.001, bandwidth_bps=100_000_000)
-    mdt_radio: RadioLink = RadioLink(latency_s=0.15, bandwidth_bps=256_000)
-    agency_msc: Link = Link(latency_s=0.005, bandwidth_bps=1_544_000)
-    msc_hub: Link = Link(latency_s=0.010, bandwidth_bps=10_000_000)
-    direct_hub: Link = Link(latency_s=0.005, bandwidth_bps=45_000_000)
-    hub_database: Link = Link(latency_s=0.002, bandwidth_bps=1_000_000_000)
-    backup_extra_latency_s: NonNegFloat = Field(
-        default=0.015, description="added to every hub link while the backup site is active"
-    )
+    """Circuits: latency and bandwidth of each link class (no public figures on CLETS circuits;
+    per-leaf plausible ranges in sim.params.LEAF_RANGES)."""
+
+    terminal_agency: Link = assumed(Link(latency_s=0.001, bandwidth_bps=100_000_000),
+                                    "terminal to agency: a 100 Mbit/s local network, 1 ms")
+    mdt_radio: RadioLink = assumed(RadioLink(latency_s=0.15, bandwidth_bps=256_000),
+                                   "MDT radio gateway: 256 kbit/s, 150 ms, 2% frames lost")
+    agency_msc: Link = assumed(Link(latency_s=0.005, bandwidth_bps=1_544_000),
+                               "agency to county MSC: a T1 circuit (1.544 Mbit/s), 5 ms")
+    msc_hub: Link = assumed(Link(latency_s=0.010, bandwidth_bps=10_000_000),
+                            "county MSC to the DOJ hub: 10 Mbit/s, 10 ms")
+    direct_hub: Link = assumed(Link(latency_s=0.005, bandwidth_bps=45_000_000),
+                               "direct-connect agency to the hub: a T3 circuit (45 Mbit/s), 5 ms")
+    hub_database: Link = assumed(Link(latency_s=0.002, bandwidth_bps=1_000_000_000),
+                                 "hub to a database: 1 Gbit/s in the data centre, 2 ms")
+    backup_extra_latency_s: NonNegFloat = assumed(
+        0.015, "added to every hub link while the backup site is active", low=0.005, high=0.05)
 
 
 def _default_databases() -> dict[str, Switch]:
@@ -114,7 +122,8 @@ class Resend(Strict):
     """Operator resends: after the response timeout with no complete answer, the terminal or
     MDT waits `delay_s` and sends the inquiry again, at most `max` times (0 = never)."""
 
-    max: NonNegInt = Field(default=0, le=10, description="resends per inquiry after a timeout")
+    max: NonNegInt = assumed(0, "resends per inquiry after a timeout (0 = operators never resend)",
+                             low=0, high=3, le=10)
     delay_s: NonNegFloat = assumed(
         5.0, "seconds from the timeout to the resend (operator reaction or terminal retry timer)",
         low=0.0, high=60.0)
@@ -133,9 +142,9 @@ class Network(Strict):
                   population_per_server=1_000_000),
         "county MSC: one processor per million residents (at least one), 0.25 s mean service, "
         "500 waiting places (no public figure on MSC hardware; issue 13 varies them)")
-    msc_overrides: dict[str, Switch] = Field(
-        default_factory=dict, description="county name -> MSC switch replacing the default"
-    )
+    msc_overrides: dict[str, Switch] = assumed(
+        None, "county name -> MSC switch replacing the default",
+        "scenario: a named county's MSC (ranges as network.msc)", default_factory=dict)
     agency: Switch = assumed(Switch(servers=2, service=ServiceTime(mean=0.010), buffer=200),
                              "an agency's local switch or CAD interface: 2 processors, 10 ms")
     direct_agency: Switch = assumed(Switch(servers=4, service=ServiceTime(mean=0.010), buffer=1000),
@@ -144,17 +153,18 @@ class Network(Strict):
         None, "the eight databases' switches (processors, mean service 80-400 ms, 2,000 places)",
         default_factory=_default_databases)
     links: Links = Links()
-    inquiry_bytes: PositiveInt = 400
-    response_bytes: PositiveInt = 2500
-    admin_bytes: PositiveInt = 1500
+    inquiry_bytes: PositiveInt = assumed(400, "bytes of an inquiry", low=200, high=1000)
+    response_bytes: PositiveInt = assumed(2500, "bytes of a response", low=1000, high=10000)
+    admin_bytes: PositiveInt = assumed(1500, "bytes of an administrative message", low=500, high=5000)
     response_timeout_s: PositiveFloat = assumed(
         30.0, "a terminal stops waiting for an answer after this long", low=10, high=120)
     fan_out: bool = Field(
         default=False, description="an inquiry fans out at the hub to every database its message "
         "key touches (sim.catalogue.FAN_OUT); traffic.database_mix is then not used")
-    key_mix: dict[str, NonNegFloat] | None = Field(
-        default=None, description="with fan_out: message key -> weight of device inquiries; null = "
-        "the journal's automated and full-access key mixes weighted by their volume (96.4% / 3.6%)")
+    key_mix: dict[str, NonNegFloat] | None = assumed(
+        None, "with fan_out: message key -> weight of device inquiries; null = "
+        "the journal's automated and full-access key mixes weighted by their volume (96.4% / 3.6%)",
+        "scenario: an explicit key mix (the default is journal.queries.key_mix)")
     out_of_state_share: Probability = assumed(
         0.05, "with fan_out: share of person and vehicle inquiries about an out-of-state subject "
         "or plate (Nlets is asked too)", low=0.02, high=0.15)
@@ -249,8 +259,10 @@ _MTTR = Annotated[float, Field(ge=MIN_MTTR_MINUTES)]
 class ComponentFaults(Strict):
     """One component's own failure process; what it leaves out is its kind's."""
 
-    mtbf_hours: _MTBF | None = Field(default=None, description="mean time between failures, hours")
-    mttr_minutes: _MTTR | None = Field(default=None, description="mean time to repair, minutes")
+    mtbf_hours: _MTBF | None = assumed(None, "mean time between failures, hours",
+                                       "scenario: one component's own MTBF (range as its kind's)")
+    mttr_minutes: _MTTR | None = assumed(None, "mean time to repair, minutes",
+                                         "scenario: one component's own MTTR (range as its kind's)")
 
 
 class _KindFaults(Strict):

@@ -50,13 +50,14 @@ FITTED = "fitted by clets calibrate to the 2010-2014 and 2017 record"
 
 class Rules(Strict):
     enabled: list[str] = Field(default_factory=list, description=f"any of: {', '.join(RULES)}")
-    spike_factor: PositiveFloat = Field(4.0, description="volume_spike: day count > factor x running mean")
-    spike_min: PositiveInt = Field(12, description="volume_spike: and at least this many queries")
-    repeat_count: PositiveInt = Field(3, description="repeated_subject: this many no-case queries ...")
-    repeat_window_days: PositiveInt = Field(30, description="... of one subject within this window")
-    known_relation_share: Probability = Field(
-        0.5, description="share of operators' household and family relations agencies have on file"
-    )
+    spike_factor: PositiveFloat = assumed(4.0, "volume_spike: day count > factor x running mean",
+                                          low=2.0, high=8.0)
+    spike_min: PositiveInt = assumed(12, "volume_spike: and at least this many queries", low=5, high=30)
+    repeat_count: PositiveInt = assumed(3, "repeated_subject: this many no-case queries ...", low=2, high=5)
+    repeat_window_days: PositiveInt = assumed(30, "... of one subject within this window", low=7, high=90)
+    known_relation_share: Probability = assumed(
+        0.5, "share of operators' household and family relations agencies have on file",
+        low=0.2, high=0.8)
 
     @field_validator("enabled")
     @classmethod
@@ -68,14 +69,18 @@ class Anomaly(Strict):
     """Monthly per-operator score: robust z-scores of journal features within the agency type."""
 
     enabled: bool = False
-    threshold: PositiveFloat = Field(8.0, description="alert when the summed positive z-scores exceed")
-    min_queries: PositiveInt = 10
+    threshold: PositiveFloat = assumed(8.0, "alert when the summed positive z-scores exceed",
+                                       low=4.0, high=15.0)
+    min_queries: PositiveInt = assumed(10, "operators with fewer queries in the month are not scored",
+                                       low=5, high=30)
 
 
 class Complaints(Strict):
     """A victim learns of a lookup with a probability by category, and complains after a delay."""
 
-    learn_probability: dict[str, Probability] = Field(
+    learn_probability: dict[str, Probability] = assumed(
+        None, "chance a victim learns of a lookup, by misuse category (x scale)",
+        "assumption: relative chances by category; their level is fitted through scale",
         default_factory=lambda: {
             "ex_partner_lookup": 0.08, "family_lookup": 0.004, "friend_lookup": 0.004,
             "self_lookup": 0.0, "dmv_personal_lookup": 0.0015, "high_profile_lookup": 0.001,
@@ -84,13 +89,14 @@ class Complaints(Strict):
             "out_of_county_no_action": 0.001, "firearm_prepurchase": 0.0,
             "sharing_credentials": 0.001, "allowing_login_use": 0.001,
             "screen_viewing_by_nonusers": 0.001,
-        }
+        },
     )
     scale: PositiveFloat = assumed(
         5.7, "multiplies every learn probability (founded complaints)",
         "fitted by clets calibrate to the 2010-2014 record (389 of 586 investigations confirmed)",
         0.2, 10.0)
-    mean_delay_days: PositiveFloat = 45.0
+    mean_delay_days: PositiveFloat = assumed(45.0, "mean days from the lookup to the complaint",
+                                             low=15.0, high=120.0)
     unfounded_per_million: NonNegFloat = assumed(
         1.99, "complaints about lawful operator queries, per million such queries",
         "fitted by clets calibrate to the 2010-2014 record (641 complaints in 5 years)", 0.5, 10.0)
@@ -103,15 +109,18 @@ class Complaints(Strict):
 
 class Detection(Strict):
     rules: Rules = Rules()
-    random_audit_rate: Probability = Field(0.0, description="share of operator queries sampled for review")
+    random_audit_rate: Probability = assumed(
+        0.0, "share of operator queries sampled for review (a policy; 0 = none)", low=0.0, high=0.01)
     anomaly: Anomaly = Anomaly()
     complaints: Complaints = Complaints()
     enabled_complaints: bool = True
 
 
 class Investigation(Strict):
-    budget_base: NonNegFloat = Field(0.5, description="alerts an agency can review a month, plus ...")
-    budget_per_100_operators: NonNegFloat = Field(0.5, description="... this many per 100 personnel")
+    budget_base: NonNegFloat = assumed(0.5, "alerts an agency can review a month, plus ...",
+                                       low=0.1, high=2.0)
+    budget_per_100_operators: NonNegFloat = assumed(0.5, "... this many per 100 personnel",
+                                                    low=0.1, high=2.0)
     overflow: Literal["wait", "drop"] = "wait"
     review_order: Literal["fifo", "score"] = Field(
         "fifo", description="oldest alerts first, or the highest-scoring (most rules fired) first"
@@ -191,9 +200,8 @@ class Reporting(Strict):
     eff_fields: bool = Field(False, description="form asks for individuals and tallies by category")
     refusing: list[str] = Field(
         default_factory=list, description="agency names that never file (e.g. ICE Orange County, 2019)")
-    census_days_after_deadline: PositiveInt = Field(
-        120, description="forms received by then count for the compliance figure"
-    )
+    census_days_after_deadline: PositiveInt = assumed(
+        120, "forms received by then count for the compliance figure", low=60, high=180)
 
     @field_validator("effects")
     @classmethod
@@ -207,9 +215,14 @@ REPORTING_EVENTS = ("bulletin", "reminder", "call", "audit", "listing", "censure
 class FollowUp(Strict):
     regime: Literal["passive", "proactive"] = Field(
         "passive", description="passive: DOJ waits for forms; proactive: a reminder and outreach calls")
-    reminder_days_before: NonNegInt = 30
-    calls_after_deadline: NonNegInt = 4
-    call_interval_days: PositiveInt = 14
+    reminder_days_before: NonNegInt = assumed(
+        30, "proactive: the reminder, days before the Feb 1 deadline",
+        "assumption about DOJ's 2018 outreach (EFF 2019)", 14, 60)
+    calls_after_deadline: NonNegInt = assumed(
+        4, "proactive: outreach calls after the deadline",
+        "assumption about DOJ's 2018 outreach (EFF 2019)", 1, 8)
+    call_interval_days: PositiveInt = assumed(
+        14, "proactive: days between calls", "assumption about DOJ's 2018 outreach (EFF 2019)", 7, 30)
     bulletin_date: date | None = Field(
         None, description="DOJ's bulletin to every agency (18-07-CJIS: 2018-04-17); null = none")
     public_listing: bool = Field(
@@ -221,14 +234,16 @@ class FollowUp(Strict):
 
 class TargetedAudit(Strict):
     agencies: Literal["dhs", "all"] = "dhs"
-    day_of_year: Annotated[int, Field(ge=1, le=365)] = 60
+    day_of_year: Annotated[int, Field(ge=1, le=365)] = assumed(
+        60, "day of the year the targeted audit starts", "scenario: when DOJ audits")
     years: list[int] | None = Field(default=None, description="calendar years; null = every year")
-    sample_per_operator: PositiveInt | None = Field(
-        50, description="transactions sampled per operator: a targeted audit looks closer "
-        "(EFF 2019: 'closely monitor each CLETS transaction'); null: as the cyclical audit")
-    cover_story_by_category: dict[str, Probability] = Field(
-        default_factory=lambda: {"immigration_enforcement": 0.1},
-        description="overrides: a targeted audit asks about purpose, so cover stories fail more")
+    sample_per_operator: PositiveInt | None = assumed(
+        50, "transactions sampled per operator: a targeted audit looks closer "
+        "(EFF 2019: 'closely monitor each CLETS transaction'); null: as the cyclical audit",
+        "EFF 2019 ('closely monitor each CLETS transaction'); the number is assumed", 10, 200)
+    cover_story_by_category: dict[str, Probability] = assumed(
+        None, "overrides: a targeted audit asks about purpose, so cover stories fail more",
+        low=0.0, high=0.5, default_factory=lambda: {"immigration_enforcement": 0.1})
 
     @field_validator("cover_story_by_category")
     @classmethod

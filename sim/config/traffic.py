@@ -25,11 +25,14 @@ class Diurnal(Strict):
     (normalised to mean 1).
     """
 
-    peak_hour: Annotated[int, Field(ge=0, le=23)] = 16
+    peak_hour: Annotated[int, Field(ge=0, le=23)] = assumed(
+        16, "clock hour of the cosine's maximum (afternoon shift change)", low=12, high=19)
     amplitude: Annotated[float, Field(ge=0, lt=1)] = assumed(
         0.6, "cosine amplitude: the peak hour carries 1 + amplitude times the day average", low=0.3,
         high=0.8)
-    hourly_weights: list[NonNegFloat] | None = None
+    hourly_weights: list[NonNegFloat] | None = assumed(
+        None, "24 explicit hour-of-day weights instead of the cosine",
+        "scenario: an explicit hour-of-day curve")
 
     @field_validator("hourly_weights")
     @classmethod
@@ -56,7 +59,9 @@ class Traffic(Strict):
         "~2.8 million transactions a day statewide (DOJ estimate, 2018)", 1.0, 3.0)
     load_factor: PositiveFloat = 1.0
     diurnal: Diurnal = Diurnal()
-    database_mix: dict[str, NonNegFloat] = Field(
+    database_mix: dict[str, NonNegFloat] = assumed(
+        None, "database -> share of inquiries (without fan_out)",
+        "assumption: no public split of CLETS traffic by database",
         default_factory=lambda: {
             "DMV": 0.42,
             "NCIC": 0.16,
@@ -66,11 +71,10 @@ class Traffic(Strict):
             "stolen_vehicles": 0.10,
             "firearms": 0.03,
             "restraining_orders": 0.05,
-        }
+        },
     )
-    admin_fraction: Probability = Field(
-        default=0.03, description="share of messages that are agency-to-agency administrative traffic"
-    )
+    admin_fraction: Probability = assumed(
+        0.03, "share of messages that are agency-to-agency administrative traffic", low=0.01, high=0.1)
 
     @field_validator("database_mix")
     @classmethod
