@@ -92,6 +92,7 @@ class CletsNetwork(QueueNet):
             LinkState("mdt-radio", radio.loss_probability, radio.max_retries, radio.retry_timeout_s,
                       self.streams.fresh("radio")),
         )
+        self.steady_links.add(self.device_links[0])  # no fault targets the terminal link
         # each agency's MDT radio gateway can fail on its own (random faults, mdt_gateway);
         # frames are lost as on the shared radio link (same draws, same order)
         radio_link = self.device_links[1]

@@ -30,9 +30,13 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from heapq import heappop, heappush
 
 import numpy as np
 from simpy import Environment, Event, Interrupt, Timeout
+from simpy.core import EmptySchedule, StopSimulation
+from simpy.events import PENDING as _NOT_TRIGGERED
+from simpy.events import URGENT, Initialize, Process
 
 from sim.stations import HubRole, Station
 
@@ -199,15 +203,117 @@ class TransactionLog:
                 "created": created}
 
 
+class FastEnvironment(Environment):
+    """`simpy.Environment` whose `run` processes events in an inlined loop (the body of
+    `Environment.step`, without a method call per event): same events, same order."""
+
+    def run(self, until=None):
+        if until is not None:
+            if not isinstance(until, Event):
+                at = until if isinstance(until, int) else float(until)
+                if at <= self._now:
+                    raise ValueError(f"until ({at}) must be greater than the current simulation time")
+                until = Event(self)
+                until._ok = True
+                until._value = None
+                self.schedule(until, URGENT, at - self._now)
+            elif until.callbacks is None:
+                return until.value
+            until.callbacks.append(StopSimulation.callback)
+        queue = self._queue
+        try:
+            while True:
+                try:
+                    self._now, _, _, event = heappop(queue)
+                except IndexError:
+                    raise EmptySchedule from None
+                callbacks, event.callbacks = event.callbacks, None
+                try:
+                    for callback in callbacks:
+                        callback(event)
+                except StopSimulation:
+                    event.callbacks = callbacks[callbacks.index(callback) + 1:]
+                    self.schedule(event, -1)
+                    raise
+                if not event._ok and not hasattr(event, "_defused"):
+                    exc = type(event._value)(*event._value.args)
+                    exc.__cause__ = event._value
+                    raise exc
+        except StopSimulation as exc:
+            return exc.args[0]
+        except EmptySchedule:
+            if until is not None:
+                assert not until.triggered
+                raise RuntimeError(f'No scheduled events left but "until" event was not '
+                                   f"triggered: {until}") from None
+        return None
+
+
+class _Message(Process):
+    """A message's SimPy process, cheaper than `simpy.Process` in two ways that leave the order
+    of every other event unchanged:
+
+    - it may start after a delay (`delay` s, its first link: the sender has already checked
+      the link and drawn its losses) with one Timeout instead of an Initialize event followed
+      by a Timeout; with ``delay=None`` it starts at once like any process (urgent Initialize);
+    - when its generator ends it schedules no completion event: nothing ever waits on a
+      message process, so that event would do nothing.
+    """
+
+    def __init__(self, env: Environment, generator, delay: float | None = None):
+        self.env = env
+        self.callbacks = []
+        self._value = _NOT_TRIGGERED
+        self._generator = generator
+        self._res = resume = self._resume
+        if delay is None:
+            self._target = Initialize(env, self)
+        else:  # a delay, or an event already scheduled (its start)
+            ev = delay if isinstance(delay, Event) else Timeout(env, delay)
+            ev.callbacks.append(resume)
+            self._target = ev
+
+    def _resume(self, event: Event) -> None:
+        env = self.env
+        env._active_proc = self
+        gen = self._generator
+        while True:
+            try:
+                if event._ok:
+                    event = gen.send(event._value)
+                else:  # an Interrupt (a station failed during its service)
+                    event._defused = True
+                    exc = type(event._value)(*event._value.args)
+                    exc.__cause__ = event._value
+                    event = gen.throw(exc)
+            except StopIteration:
+                self._ok = True
+                self._value = None
+                self.callbacks = None  # processed: nothing waits on it
+                env._active_proc = None
+                return
+            if event.callbacks is not None:
+                event.callbacks.append(self._res)
+                break
+        self._target = event
+        env._active_proc = None
+
+
 class QueueNet:
     """A network of stations driven by SimPy message processes along fixed routes."""
 
     def __init__(self, env: Environment | None = None):
-        self.env = env or Environment()
+        self.env = env or FastEnvironment()
         self.stations: list[Station] = []
         self._station_index: dict[int, int] = {}  # id(station) -> position, for `where`
         self.routes: list[tuple[Hop, ...]] = []  # route id -> hops
         self.log = MessageLog()
+        # run horizon when known (`sim.runner` sets it): a message whose last link ends before it
+        # is delivered at once, at the link's end time, without an event of its own
+        self.horizon: float | None = None
+        # links that never go down and never lose frames (the model says which): a message
+        # whose first link is one of these needs no check at its arrival instant
+        self.steady_links: set = set()
         # fan-out / resends (`use_transactions`); None: one message per transaction
         self.tx: TransactionLog | None = None
         self.resend_max = 0
@@ -242,23 +348,45 @@ class QueueNet:
         log.finalized += 1
 
     # ------------------------------------------------------------------ the hot path
-    def message(self, i: int, route: tuple[Hop, ...]):
-        """SimPy process: message `i` walks `route`; settles exactly once unless still pending."""
+    def message(self, i: int, route: tuple[Hop, ...], started: bool = False):
+        """SimPy process: message `i` walks `route`; settles exactly once unless still pending.
+
+        With `started`, the sender has already crossed the first hop's link (`source`): the
+        process begins at the first switch. Timeouts are built and scheduled inline (exactly
+        what `simpy.Timeout` does, without its two calls per hop)."""
         env = self.env
+        queue = env._queue
+        eid = env._eid
+        new = object.__new__
+        horizon = self.horizon
         for delay, link, target, outbound in route:
-            if link is not None:
-                if not link.up:
-                    self._settle(i, REJECTED if outbound else LOST, R_LINK)
-                    return
-                if link.lossy:
-                    n = link.attempts()
-                    if n > link.max_attempts:
-                        yield Timeout(env, link.max_attempts * (delay + link.retry_timeout))
-                        self._settle(i, REJECTED if outbound else LOST, R_RADIO)
+            if started:
+                started = False
+            else:
+                if link is not None:
+                    if not link.up:
+                        self._settle(i, REJECTED if outbound else LOST, R_LINK)
                         return
-                    delay = n * delay + (n - 1) * link.retry_timeout
-            if delay > 0.0:
-                yield Timeout(env, delay)
+                    if link.lossy:
+                        n = link.attempts()
+                        if n > link.max_attempts:
+                            yield Timeout(env, link.max_attempts * (delay + link.retry_timeout))
+                            self._settle(i, REJECTED if outbound else LOST, R_RADIO)
+                            return
+                        delay = n * delay + (n - 1) * link.retry_timeout
+                if delay > 0.0:
+                    if target is None and horizon is not None:
+                        at = env._now + delay
+                        if at < horizon:  # delivered at `at`: nothing can happen on the way
+                            self._settle_at(i, at)
+                            return
+                    ev = new(Timeout)
+                    ev.env = env
+                    ev.callbacks = []
+                    ev._value = None
+                    ev._ok = True
+                    heappush(queue, (env._now + delay, 1, next(eid), ev))
+                    yield ev
             if target is None:
                 break
             while True:  # one pass per attempt at this hop (a retry after a failure loops)
@@ -299,8 +427,14 @@ class QueueNet:
                     proc = env._active_proc
                     serving = st.serving
                     serving[proc] = None
+                    ev = new(Timeout)
+                    ev.env = env
+                    ev.callbacks = []
+                    ev._value = None
+                    ev._ok = True
+                    heappush(queue, (t_start + st.sample() * st.slow, 1, next(eid), ev))
                     try:
-                        yield Timeout(env, st.sample() * st.slow)
+                        yield ev
                         del serving[proc]
                     except Interrupt:  # the station failed during the service: act now
                         pass
@@ -331,25 +465,84 @@ class QueueNet:
                 break
         self._settle(i, DELIVERED)
 
+    def _settle_at(self, i: int, at: float) -> None:
+        """Message `i` delivered at time `at` (its last link's end, before the horizon)."""
+        log = self.log
+        if log.fate[i] != PENDING:
+            raise RuntimeError(f"message {i} settled twice")
+        log.fate[i] = DELIVERED
+        log.end[i] = at
+        log.finalized += 1
+
+    def _settle_later(self, i: int, fate: int, reason: int):
+        """SimPy process body: settle message `i` when started (after its radio retries)."""
+        self._settle(i, fate, reason)
+        return
+        yield  # a generator
+
     def source(self, batches, route_of):
         """SimPy process: start one message process per arrival of each batch, in time order.
 
         `batches` yields objects with a sorted ``time`` array; `route_of(batch)` gives the
-        route ids (into ``self.routes``) of the batch's messages.
+        route ids (into ``self.routes``) of the batch's messages. The sender crosses the first
+        hop's link itself (its state and losses at the arrival instant, as the message would)
+        and starts the message's process at the link's end. Over a steady link (or none) there
+        is nothing to do at the arrival instant: the sender schedules the start without waking
+        (at the time its own Timeouts would have given, to the last bit).
         """
         env = self.env
-        process = env.process
+        queue = env._queue
+        eid = env._eid
+        new = object.__new__
         message = self.message
         routes = self.routes
+        steady = self.steady_links
+        now = env._now  # where the sender is: it wakes only for arrivals that need it
         for batch in batches:
             ids = route_of(batch)
             first = self.log.add(batch.time, ids, getattr(batch, "device", None))
             for j, (t, r) in enumerate(zip(batch.time.tolist(), ids.tolist())):
-                dt = t - env._now
+                dt = t - now
                 if dt > 0:
-                    yield Timeout(env, dt)
-                process(message(first + j, routes[r]))
-
+                    now = now + dt  # the instant a Timeout(dt) from `now` would wake it at
+                i = first + j
+                route = routes[r]
+                delay, link, target, outbound = route[0]
+                if delay > 0.0 and target is not None and (link is None or link in steady):
+                    # nothing to check or draw at the arrival instant: start at the link's end
+                    ev = new(Timeout)
+                    ev.env = env
+                    ev.callbacks = []
+                    ev._value = None
+                    ev._ok = True
+                    heappush(queue, (now + delay, 1, next(eid), ev))
+                    _Message(env, message(i, route, True), ev)
+                    continue
+                if now > env._now:
+                    ev = new(Timeout)
+                    ev.env = env
+                    ev.callbacks = []
+                    ev._value = None
+                    ev._ok = True
+                    heappush(queue, (now, 1, next(eid), ev))
+                    yield ev
+                if link is not None:
+                    if not link.up:
+                        self._settle(i, REJECTED if outbound else LOST, R_LINK)
+                        continue
+                    if link.lossy:
+                        n = link.attempts()
+                        if n > link.max_attempts:
+                            _Message(env, self._settle_later(i, REJECTED if outbound else LOST,
+                                                             R_RADIO),
+                                     link.max_attempts * (delay + link.retry_timeout))
+                            continue
+                        delay = n * delay + (n - 1) * link.retry_timeout
+                if target is None:  # a route of one link (none in the CLETS model)
+                    _Message(env, self._settle_later(i, DELIVERED, R_NONE),
+                             delay if delay > 0.0 else None)
+                else:
+                    _Message(env, message(i, route, True), delay if delay > 0.0 else None)
 
     # ------------------------------------------------------------------ transactions
     # The path below serves fan-out and resends. `_carry` walks hops as `message` does (the
@@ -366,6 +559,9 @@ class QueueNet:
         splits, legs after the first go on as processes of their own, the first continues here.
         A delivered message sets its database's bit `bit`; the first copy per database counts."""
         env = self.env
+        queue = env._queue
+        eid = env._eid
+        new = object.__new__
         while True:
             for delay, link, target, outbound in route:
                 if link is not None:
@@ -380,7 +576,13 @@ class QueueNet:
                             return
                         delay = n * delay + (n - 1) * link.retry_timeout
                 if delay > 0.0:
-                    yield Timeout(env, delay)
+                    ev = new(Timeout)
+                    ev.env = env
+                    ev.callbacks = []
+                    ev._value = None
+                    ev._ok = True
+                    heappush(queue, (env._now + delay, 1, next(eid), ev))
+                    yield ev
                 if target is None:
                     break
                 while True:
@@ -420,8 +622,14 @@ class QueueNet:
                         proc = env._active_proc
                         serving = st.serving
                         serving[proc] = None
+                        ev = new(Timeout)
+                        ev.env = env
+                        ev.callbacks = []
+                        ev._value = None
+                        ev._ok = True
+                        heappush(queue, (t_start + st.sample() * st.slow, 1, next(eid), ev))
                         try:
-                            yield Timeout(env, st.sample() * st.slow)
+                            yield ev
                             del serving[proc]
                         except Interrupt:
                             pass
@@ -448,11 +656,10 @@ class QueueNet:
                     break
             if legs is None:
                 break
-            process = env.process
             carry = self._carry
             for j in range(1, len(legs)):
                 b, hops = legs[j]
-                process(carry(t, m + j, hops, None, b))
+                _Message(env, carry(t, m + j, hops, None, b))
             bit, route = legs[0]
             legs = None
         self._settle(m, DELIVERED)
@@ -488,10 +695,10 @@ class QueueNet:
         tx.attempts[t] = a + 1
         tx.last_send[t] = now
         if up:
-            self.env.process(self._carry(t, first, up, legs, 0))
+            _Message(self.env, self._carry(t, first, up, legs, 0))
         else:  # nothing to split: one message along its whole route
             bit, route = legs[0]
-            self.env.process(self._carry(t, first, route, None, bit))
+            _Message(self.env, self._carry(t, first, route, None, bit))
         if a < self.resend_max:  # its timer: resend if still incomplete at timeout + delay
             q = self._resend_q
             q.append((now + self.resend_after, t))

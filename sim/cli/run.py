@@ -216,6 +216,20 @@ def _print_run_summary(result) -> None:
                   f"{fmt('timed_out_share', s.get('waited_timed_out_share'))} of "
                   f"{s.get('waited', 0):,} timed out); answered only: mean {s['mean_s']:.3f} s, "
                   f"p50 {s['p50_s']:.3f} s, p99 {s['p99_s']:.3f} s", highlight=False)
+    if s.get("messages_per_inquiry") not in (None, 1.0):
+        first = s.get("first_p95_s")
+        out.print(f"fan-out/resends: {s.get('messages_total', 0):,} database messages for "
+                  f"{s['generated']:,} inquiries ({s['messages_per_inquiry']:.2f} per inquiry)"
+                  + (f"; time to the first answer: p95 {first:.3f} s" if first is not None else ""),
+                  highlight=False)
+    if s.get("hub_backlog_peak") is not None:
+        rec = s.get("hub_recovery_s")
+        out.print(f"hub failover: backlog peaked at {s['hub_backlog_peak']:,.0f} messages (before the fault "
+                  f"{s.get('hub_backlog_pre_fault') or 0:,.0f}); "
+                  + (f"back to its pre-fault level {rec:,.0f} s after the switch-back" if rec is not None
+                     else "not back to its pre-fault level by the end of the run"
+                     if s.get("hub_recovered") is False else "no switch-back in the run"),
+                  highlight=False)
     _print_fault_windows(result)
     nodes = result.nodes.sort_values("utilization", ascending=False).head(8)
     nt = Table(title="busiest nodes")
