@@ -306,7 +306,7 @@ def check(s: Scenario, *, runs: int = 1, parallel: int = 1, force: bool = False,
         if need > avail:
             gb = 1024 ** 3
             big = max(("subjects", "operators", "devices", "messages", "journal_rows"),
-                      key=lambda q: getattr(e, q) / max(getattr(_estimate_defaults(s), q), 1.0))
+                      key=lambda q: getattr(e, q) / max(getattr(_default_estimate(s.model), q), 1.0))
             hint = ""
             if at_once > 1 and e.memory_bytes <= avail:
                 hint = f"; at most {int(avail // e.memory_bytes)} run(s) fit at once: lower --workers"
@@ -318,11 +318,7 @@ def check(s: Scenario, *, runs: int = 1, parallel: int = 1, force: bool = False,
     return e
 
 
-def _estimate_defaults(s: Scenario) -> Estimate:
-    """The estimate of the default scenario of the same model (what 'big' is measured against)."""
-    return _default_estimate(s.model)
-
-
 @functools.lru_cache(maxsize=4)
 def _default_estimate(model: str) -> Estimate:
+    """The estimate of the default scenario of a model (what 'big' is measured against)."""
     return estimate(Scenario(name="defaults", model=model))

@@ -117,25 +117,30 @@ def run_key(resolved: dict, seed: int) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+def sweep_points(scenario: Scenario, raw: dict, source: str = "<scenario>") -> tuple[list[dict], list[Scenario]]:
+    """The sweep's points (overrides) and each point's scenario, validated (one point, no
+    overrides, without a sweep)."""
+    points = [{}] if scenario.sweep is None else expand_points(scenario)
+    return points, [resolve(raw, overrides, source) for overrides in points]
+
+
 def plan(scenario: Scenario, raw: dict, out: Path, source: str = "<scenario>",
-         replications: int | None = None) -> tuple[list[RunSpec], list[dict]]:
-    """Every (point, replication) run of a sweep, validated; nothing runs yet."""
-    if scenario.sweep is None:
-        points = [{}]
-        reps = replications or 1
-    else:
-        points = expand_points(scenario)
-        reps = replications or scenario.sweep.replications
+         replications: int | None = None,
+         resolved: tuple[list[dict], list[Scenario]] | None = None) -> tuple[list[RunSpec], list[dict]]:
+    """Every (point, replication) run of a sweep, validated; nothing runs yet. `resolved`: the
+    `sweep_points` already computed (e.g. to size the sweep), not computed again."""
+    points, scenarios = resolved or sweep_points(scenario, raw, source)
+    reps = replications or (1 if scenario.sweep is None else scenario.sweep.replications)
     if reps < 1:
         raise ScenarioError(f"replications: must be >= 1 (got {reps})")
     root = scenario.seed if scenario.seed is not None else 0
     specs = []
-    for i, overrides in enumerate(points):
-        resolved = resolve(raw, overrides, source).model_dump(mode="json")
+    for i, (overrides, point) in enumerate(zip(points, scenarios)):
+        resolved_dict = point.model_dump(mode="json")
         for r in range(reps):
             seed = replication_seed(root, r)
-            key = run_key(resolved, seed)
-            specs.append(RunSpec(key, i, point_label(overrides), r, seed, resolved,
+            key = run_key(resolved_dict, seed)
+            specs.append(RunSpec(key, i, point_label(overrides), r, seed, resolved_dict,
                                  str(out / "runs" / key)))
     return specs, points
 

@@ -29,6 +29,8 @@ TEXT_CASES = {
     "impossible date": ("name: h\njournal: {start_date: 2018-02-30}\n", "2018-02-30"),
     "month 13": ("name: h\njournal: {start_date: 2018-13-01}\n", "2018-13-01"),
     "deep nesting": ("name: h\nx: " + "[" * 20000 + "]" * 20000 + "\n", "nest"),
+    "deep only through an alias": ("name: h\na: &a " + "[" * 30 + "1" + "]" * 30 + "\nb: "
+                                   + "[" * 26 + "*a" + "]" * 26 + "\n", "nested more than 50"),
     "duplicate top-level key": ("name: h\nseed: 1\nseed: 2\n", "duplicate key 'seed'"),
     "duplicate section": ("name: h\nnetwork: {}\nnetwork: {}\n", "duplicate key 'network'"),
     "duplicate nested key": ("name: h\nnetwork:\n  hub: {servers: 2, servers: 3}\n", "duplicate key 'servers'"),

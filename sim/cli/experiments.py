@@ -48,34 +48,34 @@ def sweep(
     check_replications(replications)
     if scheduler is None:
         check_workers(workers)
-    _check_sweep_size(scenario, scenario_file, replications, workers, scheduler is None, force)
+    resolved = _check_sweep_size(scenario, scenario_file, replications, workers, scheduler is None, force)
     ident = hashlib.sha256(json.dumps([scenario.model_dump(mode="json"), replications],
                                       sort_keys=True, default=str).encode()).hexdigest()[:10]
     target = out_dir or Path(scenario.outputs.dir) / scenario.name / f"sweep-{ident}"
-    _experiment(scenario, scenario_file, replications, workers, scheduler, dask, target, quiet)
+    _experiment(scenario, scenario_file, replications, workers, scheduler, dask, target, quiet, resolved)
 
 
 def _check_sweep_size(scenario: Scenario, scenario_file: Path, replications: Optional[int],
-                      workers: int, local: bool, force: bool) -> None:
+                      workers: int, local: bool, force: bool):
     """The sweep's runs and its largest point against the limits and this machine's memory, before
-    any folder is made (sim.budget)."""
+    any folder is made (sim.budget). Returns the resolved points, for `plan`."""
     from sim.config.reader import load_yaml
-    from sim.experiment import expand_points, resolve
+    from sim.experiment import expand_points, sweep_points
 
-    points = expand_points(scenario)
+    n_points = len(expand_points(scenario))
     reps = replications or scenario.sweep.replications
-    runs = {"runs": f"sweep: {len(points):,} points x {reps} replications"}
-    check_size(scenario, runs=len(points) * reps, force=force, local=False, flags=runs)  # before resolving
-    raw = load_yaml(Path(scenario_file))
-    resolved = [resolve(raw, p, str(scenario_file)) for p in points]
+    runs = {"runs": f"sweep: {n_points:,} points x {reps} replications"}
+    check_size(scenario, runs=n_points * reps, force=force, local=False, flags=runs)  # before resolving
+    points, resolved = sweep_points(scenario, load_yaml(Path(scenario_file)), str(scenario_file))
     # every point within the documented limits (unless --force); the largest sizes the memory
     memory = [check_size(s, force=force, local=False).memory_bytes for s in resolved]
-    check_size(resolved[memory.index(max(memory))], runs=len(points) * reps, workers=workers, force=force, local=local,
-               flags=runs)
+    check_size(resolved[memory.index(max(memory))], runs=n_points * reps, workers=workers, force=force,
+               local=local, flags=runs)
+    return points, resolved
 
 
 def _experiment(scenario: Scenario, scenario_file: Path, replications: Optional[int], workers: int,
-                scheduler: Optional[str], dask: bool, target: Path, quiet: bool) -> None:
+                scheduler: Optional[str], dask: bool, target: Path, quiet: bool, resolved=None) -> None:
     """`_run_experiment` with the results folder locked (one writer at a time)."""
     from sim.outputs import folder_lock
 
@@ -86,12 +86,14 @@ def _experiment(scenario: Scenario, scenario_file: Path, replications: Optional[
     INTERRUPTED[0] = (f"interrupted; the finished runs in {target} are kept: the same command "
                       "resumes where it stopped")
     with folder_lock(Path(target) / ".lock", f"results folder {target}"):
-        _run_experiment(scenario, scenario_file, replications, workers, scheduler, dask, target, quiet)
+        _run_experiment(scenario, scenario_file, replications, workers, scheduler, dask, target, quiet,
+                        resolved)
 
 
 def _run_experiment(scenario: Scenario, scenario_file: Path, replications: Optional[int], workers: int,
-                    scheduler: Optional[str], dask: bool, target: Path, quiet: bool) -> None:
-    """Plan, run (resuming finished runs), summarise and report a sweep or replicated run."""
+                    scheduler: Optional[str], dask: bool, target: Path, quiet: bool, resolved=None) -> None:
+    """Plan, run (resuming finished runs), summarise and report a sweep or replicated run
+    (`resolved`: the points `sweep` already validated to size it)."""
     import json
 
     from sim.cli.compare import VERDICT_STYLE
@@ -100,7 +102,7 @@ def _run_experiment(scenario: Scenario, scenario_file: Path, replications: Optio
     from sim.measures import fmt, fmt_difference, label
     from sim.outputs import MANIFEST_VERSION, write_manifest
 
-    raw = load_yaml(Path(scenario_file))
+    raw = load_yaml(Path(scenario_file)) if resolved is None else None  # read once per command
     old = target / "manifest.json"
     if old.exists():
         try:
@@ -116,7 +118,8 @@ def _run_experiment(scenario: Scenario, scenario_file: Path, replications: Optio
     import time as _time
 
     t0 = _time.perf_counter()
-    specs, points = plan(scenario, raw, target, str(scenario_file), replications)  # validates all points
+    specs, points = plan(scenario, raw, target, str(scenario_file), replications,
+                         resolved)  # validates all points (unless given)
     _check_measures(scenario.sweep.measures if scenario.sweep else [])
     try:
         target.mkdir(parents=True, exist_ok=True)

@@ -75,11 +75,11 @@ def _children(node) -> list:
 
 
 def _check_nodes(root) -> None:
-    """Before construction: at most MAX_ALIASES aliases, MAX_NODES values once aliases are
-    expanded, MAX_DEPTH levels, and no alias that contains itself. An iterative depth-first
-    walk: a node met again is an alias (its expanded size is known by then); a node met again
-    while still open is its own ancestor, a recursive alias."""
-    size: dict[int, int] = {}
+    """Before construction: at most MAX_ALIASES aliases, and once aliases are expanded at most
+    MAX_NODES values and MAX_DEPTH levels; no alias that contains itself. An iterative
+    depth-first walk: a node met again is an alias (its expanded size and height are known by
+    then); a node met again while still open is its own ancestor, a recursive alias."""
+    size: dict[int, tuple[int, int]] = {}  # node -> (values, levels) once its aliases are expanded
     open_nodes: set[int] = set()
     aliases = 0
     stack = [(root, 0, False)]
@@ -88,13 +88,11 @@ def _check_nodes(root) -> None:
         nid = id(node)
         if closing:
             open_nodes.discard(nid)
-            size[nid] = 1 + sum(size[id(c)] for c in _children(node))
-            if size[nid] > MAX_NODES:
+            below = [size[id(c)] for c in _children(node)]
+            size[nid] = (1 + sum(n for n, _ in below), 1 + max((h for _, h in below), default=0))
+            if size[nid][0] > MAX_NODES:
                 raise ScenarioError(f"more than {MAX_NODES:,} values (an alias bomb?); refused")
             continue
-        if depth > MAX_DEPTH:
-            raise ScenarioError(f"nested more than {MAX_DEPTH} levels deep (line "
-                                f"{node.start_mark.line + 1}); refused")
         if nid in open_nodes:
             raise ScenarioError(f"a YAML alias contains itself (line {node.start_mark.line + 1}); refused")
         if nid in size:
@@ -102,6 +100,11 @@ def _check_nodes(root) -> None:
             if aliases > MAX_ALIASES:
                 raise ScenarioError(f"more than {MAX_ALIASES} YAML aliases (line {node.start_mark.line + 1}): "
                                     "a scenario does not need them; write the values out")
+            depth += size[nid][1] - 1  # the deepest level this alias reaches once expanded
+        if depth > MAX_DEPTH:
+            raise ScenarioError(f"nested more than {MAX_DEPTH} levels deep (line "
+                                f"{node.start_mark.line + 1}); refused")
+        if nid in size:
             continue
         open_nodes.add(nid)
         stack.append((node, depth, True))
@@ -111,23 +114,6 @@ def _check_nodes(root) -> None:
 def _short(value, limit: int = 60) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[:limit] + "..."
-
-
-def _check_size(data, path: Path) -> None:
-    """At most MAX_NODES values and MAX_DEPTH levels (shared aliases counted every time)."""
-    count, stack = 0, [(data, 0)]
-    while stack:
-        item, depth = stack.pop()
-        count += 1
-        if count > MAX_NODES:
-            raise ScenarioError(f"{path}: more than {MAX_NODES:,} values (an alias bomb?); refused")
-        if depth > MAX_DEPTH:
-            raise ScenarioError(f"{path}: nested more than {MAX_DEPTH} levels deep; refused")
-        if isinstance(item, dict):
-            stack.extend((v, depth + 1) for v in item.values())
-            stack.extend((k, depth + 1) for k in item.keys())
-        elif isinstance(item, (list, tuple)):
-            stack.extend((v, depth + 1) for v in item)
 
 
 def read_text(path: Path, what: str = "scenario file") -> str:
@@ -177,5 +163,4 @@ def load_yaml(path: Path, what: str = "scenario file"):
         raise ScenarioError(f"{p}: nested too deeply to read; refused") from None
     except (ValueError, OverflowError, TypeError) as err:  # a constructor's own complaint
         raise ScenarioError(f"{p}: cannot be read as a scenario: {str(err)[:200]}") from None
-    _check_size(data, p)
     return data
