@@ -63,7 +63,9 @@ class CapacityResult:
     extra: dict = field(default_factory=dict)
 
 
-def _point(args) -> tuple[dict, pd.DataFrame]:
+def load_point(args) -> tuple[dict, pd.DataFrame]:
+    """One run at load factor `lf`: its response measures (the county's with `county`) and its
+    node table. args = (scenario, seed, lf, county, replication), one tuple for pool.map."""
     scenario, seed, lf, county, replication = args
     # x1.0 is the scenario as written: statewide, the factor multiplies its traffic.load_factor
     # (with --county the runner already scales that county's rates on top of it)
@@ -108,13 +110,13 @@ def sweep_capacity(
     results: list[tuple[dict, pd.DataFrame]] = []
     if workers > 1 and len(tasks) > 1:
         with worker_pool(workers) as pool:
-            for res in pool.map(_point, tasks):
+            for res in pool.map(load_point, tasks):
                 results.append(res)
                 if on_point:
                     on_point(res[0])
     else:
         for task in tasks:
-            res = _point(task)
+            res = load_point(task)
             results.append(res)
             if on_point:
                 on_point(res[0])

@@ -109,11 +109,14 @@ class RunSpec:
     seed: int
     scenario: dict  # fully resolved (defaults included)
     directory: str
+    task: str = "measures"  # what the run computes: a TASKS name, with ":argument" for some
 
 
-def run_key(resolved: dict, seed: int) -> str:
-    blob = json.dumps({"scenario": resolved, "seed": seed, "v": RESULT_VERSION}, sort_keys=True,
-                      default=str)
+def run_key(resolved: dict, seed: int, task: str = "measures") -> str:
+    payload = {"scenario": resolved, "seed": seed, "v": RESULT_VERSION}
+    if task != "measures":  # (a sweep's keys stay what they were before tasks existed)
+        payload["task"] = task
+    blob = json.dumps(payload, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -177,11 +180,47 @@ def measures_of(scenario: Scenario, seed: int, directory: Path) -> dict:
     s = run.summary
     # shares and percentiles over messages created after the warm-up (the registry's window);
     # p95 both ways: answered only, and timed-out counted at the timeout
-    return {"answered_share": s["answered_share"], "rejected_share": s["rejected_share"],
-            "timed_out_share": s["timed_out_share"], "mean_s": s["mean_s"], "p95_s": s["p95_s"],
-            "p95_censored_s": s["p95_censored_s"],
-            "waited_timed_out_share": s["waited_timed_out_share"],
-            "p99_s": s["p99_s"], "max_utilization": float(run.nodes["utilization"].max())}
+    return {name: s[name] for name in NETWORK_MEASURES[:-1]} | {
+        "max_utilization": float(run.nodes["utilization"].max())}
+
+
+# what `measures_of` returns for one network run (registered in sim.measures)
+NETWORK_MEASURES = ("answered_share", "rejected_share", "timed_out_share", "mean_s", "p95_s",
+                    "p95_censored_s", "waited_timed_out_share", "p99_s", "max_utilization")
+
+
+def _knee_task(scenario: Scenario, seed: int, directory: Path, county: str) -> dict:
+    from sim.knee import knee_outputs
+
+    return knee_outputs(scenario, seed, county)
+
+
+# what one run computes: name -> f(scenario, seed, run directory, argument) -> {measure: value}.
+# "measures": the run's comparable measures (and its tables); "knee:<county>": that county's
+# knee by bisection on the load (sim.knee). Tests add stub models here.
+TASKS: dict[str, Callable[[Scenario, int, Path, str], dict]] = {
+    "measures": lambda scenario, seed, directory, _arg: measures_of(scenario, seed, directory),
+    "knee": _knee_task,
+}
+
+
+def task_outputs(scenario: Scenario, task: str = "measures") -> list[str]:
+    """The measures a run of `task` on `scenario` produces, known before it runs."""
+    name = task.partition(":")[0]
+    if name == "knee":
+        from sim.knee import KNEE_OUTPUTS
+
+        return list(KNEE_OUTPUTS)
+    if name != "measures":
+        return []  # a stub's: unknown in advance
+    from sim.measures import MEASURES
+
+    if scenario.model == "both":
+        return [f"{part}.{m}" for part in ("network", "oversight")
+                for m in task_outputs(scenario.model_copy(update={"model": part}))]
+    if scenario.model == "network":
+        return list(NETWORK_MEASURES)
+    return [m.name for m in MEASURES.values() if m.model == "oversight"] + ["alerts_reviewed_total"]
 
 
 def execute(spec: RunSpec) -> dict:
@@ -203,7 +242,8 @@ def execute(spec: RunSpec) -> dict:
               "replication": spec.replication, "seed": spec.seed}
     try:
         scenario = parse_scenario(spec.scenario)
-        measures = measures_of(scenario, spec.seed, directory)
+        name, _, argument = spec.task.partition(":")
+        measures = TASKS[name](scenario, spec.seed, directory, argument)
         record |= {"status": "complete", "measures": measures}
     except Exception as e:  # noqa: BLE001 - a failed run is recorded, the sweep goes on
         record |= {"status": "failed", "error": f"{type(e).__name__}: {e}",

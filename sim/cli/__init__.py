@@ -23,6 +23,7 @@ from sim.cli import calibrate  # noqa: F401
 from sim.cli import check  # noqa: F401
 from sim.cli import availability  # noqa: F401
 from sim.cli import params  # noqa: F401
+from sim.cli import sensitivity  # noqa: F401
 # isort: on
 from sim.cli.common import app
 

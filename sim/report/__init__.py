@@ -23,6 +23,7 @@ from sim.report.experiments import (
 )
 from sim.report.network import capacity_sections, network_sections
 from sim.report.oversight import oversight_sections
+from sim.report.sensitivity import sensitivity_sections
 from sim.results import RunResults, load
 
 __all__ = ["calibration_sections", "write_report"]
@@ -90,6 +91,8 @@ def _write(run_dir: Path, calibration: pd.DataFrame | None) -> Path:
         sections = availability_sections(r)
     elif kind == "sweep":
         sections = sweep_sections(r) + first_run_sections(r)
+    elif kind == "sensitivity":
+        sections = sensitivity_sections(r)
     else:
         sections = []
     sections.insert(0, scenario_section(r))
