@@ -35,7 +35,7 @@ import pandas as pd
 
 from sim.config import Scenario, parse_scenario
 from sim.errors import ScenarioError
-from sim.experiment import RunSpec, replication_seed, run_key, set_dotted
+from sim.experiment import RunSpec, replication_seed, run_all, run_key, set_dotted
 
 METHODS = ("morris", "sobol")
 LOG_SPAN = 10.0  # a range at least this many times wide is sampled log-uniformly
@@ -250,6 +250,49 @@ def _resolved(raw: dict, overrides: dict, source: str) -> dict:
         values = ", ".join(f"{k}={v:g}" for k, v in overrides.items())
         raise ScenarioError(f"--params: the parameter set ({values[:600]}) is not a valid scenario "
                             f"({str(e)[:400]}); narrow the ranges") from None
+
+
+@dataclass
+class Analysis:
+    """What one analysis computed: every run's outputs, the indices, the spread and the tornado."""
+
+    design: Design
+    outputs: list[str]
+    runs: pd.DataFrame  # one row per run (outputs_table)
+    records: list[dict]  # every unique run's result record
+    indices: pd.DataFrame | None = None  # None when a run failed
+    spread: pd.DataFrame | None = None
+    tornado: pd.DataFrame | None = None
+
+    @property
+    def failed(self) -> pd.DataFrame:
+        return self.runs[self.runs["status"] != "complete"]
+
+    @property
+    def resumed(self) -> int:
+        return sum(bool(r.get("resumed")) for r in self.records)
+
+
+def run_analysis(planned: list[Planned], design: Design, outputs: list[str], resamples: int = 1000,
+                 workers: int = 1, scheduler: str | None = None, dask: bool = False,
+                 on_done=None) -> Analysis:
+    """Run every planned run once (finished ones are reused) on the chosen executor, then
+    compute the indices, unless a run failed (they need every run)."""
+    unique = list({p.spec.key: p.spec for p in planned}.values())
+    records = run_all(unique, workers, scheduler, dask, on_done=on_done)
+    table = outputs_table(planned, {r["key"]: r for r in records}, outputs)
+    result = Analysis(design, outputs, table, records)
+    if len(result.failed):
+        return result
+    result.indices = analyse(design, table, outputs, resamples)
+    result.spread = spread_table(table, outputs)
+    if (table["role"] == "base").any():
+        result.tornado = tornado_table(table, design.factors, outputs)
+    return result
+
+
+def unique_runs(planned: list[Planned]) -> int:
+    return len({p.spec.key for p in planned})
 
 
 def outputs_table(planned: list[Planned], records: dict[str, dict], outputs: list[str]) -> pd.DataFrame:

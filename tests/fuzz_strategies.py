@@ -705,6 +705,8 @@ def cheap_or_refused(flag: str, value: str) -> bool:
         return n <= 2 or n > _max_replications()
     if flag == "--days" and n is not None and math.isfinite(n):
         return n <= 14 or n >= 10**6  # a million days (2,700 years) must be refused, not run
+    if flag == "--samples" and n is not None and math.isfinite(n):
+        return n <= 4  # a sensitivity analysis of more samples is a long job, not a finding
     if flag == "--load-factors":
         p = _points(value)
         return p is None or p <= 4 or p > 1000

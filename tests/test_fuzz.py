@@ -251,6 +251,8 @@ FLAG_BASE = {
     "sweep": (["{SWEEP}"], {"--out": "{OUT}", "--quiet": None}),
     "compare": (["{NET}", "{NET}"], {"--out": "{OUT}", "--replications": "1", "--quiet": None}),
     "calibrate": ([], {"--scenarios": "{EMPTYDIR}", "--out": "{OUT}"}),
+    "sensitivity": (["{NET}"], {"--out": "{OUT}", "--quiet": None, "--samples": "2", "--no-tornado": None,
+                                "--params": "network.agency.service.mean,network.hub.service.mean"}),
 }
 # what a refusal may name instead of the fuzzed flag, because the base itself is refused
 ANCHOR = {"calibrate": [["{EMPTYDIR}"]]}

@@ -133,7 +133,6 @@ def _analysis(scenario, scenario_file, design, outputs, task, replications, resa
 
     from sim import sensitivity as sa
     from sim.config.reader import load_yaml
-    from sim.experiment import run_all
     from sim.outputs import MANIFEST_VERSION, folder_lock, write_manifest
 
     t0 = time.perf_counter()
@@ -151,37 +150,31 @@ def _analysis(scenario, scenario_file, design, outputs, task, replications, resa
                       "resumes where it stopped")
     with folder_lock(target / ".lock", f"results folder {target}"):
         (target / "manifest.json").unlink(missing_ok=True)  # not complete until analysed
-        unique = list({p.spec.key: p.spec for p in planned}.values())
         err.print(f"{design.method}: {len(design.factors)} parameters, {len(design.X)} parameter "
                   f"sets{' + tornado' if tornado else ''} x {replications} replication(s) = "
-                  f"{len(unique)} runs in {target}")
-        with LazyBar("runs", total=len(unique)) as bar:
+                  f"{sa.unique_runs(planned)} runs in {target}")
+        with LazyBar("runs", total=sa.unique_runs(planned)) as bar:
             if not quiet:
                 bar.update(completed=0)
-            records = run_all(unique, workers, scheduler, dask,
-                              on_done=None if quiet else (lambda _r: bar.update(advance=1)))
-        by_key = {r["key"]: r for r in records}
-        table = sa.outputs_table(planned, by_key, outputs)
-        failed = table[table["status"] != "complete"]
-        design_df = _design_frame(design)
-        for name, df in (("sensitivity_runs", table), ("sensitivity_design", design_df)):
-            df.to_parquet(target / f"{name}.parquet", index=False)
-            df.to_csv(target / f"{name}.csv", index=False)
-        if len(failed):
-            first = failed["error"].iloc[0][:300]
-            raise ScenarioError(f"{len(failed)} of {len(table)} runs failed (first: {first}); the "
-                                f"indices need every run: the same command retries them "
-                                f"({target / 'sensitivity_runs.csv'})")
-        indices = sa.analyse(design, table, outputs, resamples)
-        spread = sa.spread_table(table, outputs)
-        tor = sa.tornado_table(table, design.factors, outputs) if tornado else None
-        for name, df in (("sensitivity_indices", indices), ("sensitivity_spread", spread),
-                         ("sensitivity_tornado", tor)):
+            res = sa.run_analysis(planned, design, outputs, resamples, workers, scheduler, dask,
+                                  on_done=None if quiet else (lambda _r: bar.update(advance=1)))
+        tables = {"sensitivity_runs": res.runs, "sensitivity_design": _design_frame(design),
+                  "sensitivity_indices": res.indices, "sensitivity_spread": res.spread,
+                  "sensitivity_tornado": res.tornado}
+        for name, df in tables.items():
             if df is not None:
                 df.to_parquet(target / f"{name}.parquet", index=False)
                 df.to_csv(target / f"{name}.csv", index=False)
-        answer = sa.headline_answer(indices, spread, outputs[0])
-        resumed = sum(bool(r.get("resumed")) for r in records)
+        if len(res.failed):
+            first = res.failed["error"].iloc[0][:300]
+            err.print(f"[red]{len(res.failed)} of {len(res.runs)} runs failed[/] (first: {first}); "
+                      "the indices need every run: the same command retries the failed ones and "
+                      f"reuses the rest ({target / 'sensitivity_runs.csv'}, error column)",
+                      soft_wrap=True, highlight=False)
+            raise typer.Exit(1)
+        indices = res.indices
+        answer = sa.headline_answer(indices, res.spread, outputs[0])
+        resumed = res.resumed
         write_manifest(target, kind=KIND, scenario_name=scenario.name,
                        scenario_file=str(scenario_file), scenario=scenario.model_dump(mode="json"),
                        method=design.method, samples=design.samples, levels=design.levels,
@@ -190,10 +183,10 @@ def _analysis(scenario, scenario_file, design, outputs, task, replications, resa
                                     "log": f.log, "integer": f.integer, "source": f.source}
                                    for f in design.factors],
                        replications=replications, resamples=resamples, tornado=tornado,
-                       runs=len(unique), resumed=resumed, root_seed=scenario.seed,
+                       runs=len(res.records), resumed=resumed, root_seed=scenario.seed,
                        seeds=sorted({p.spec.seed for p in planned}), answer=answer,
                        wall_s=round(time.perf_counter() - t0, 2))
-    _print(design, indices, outputs, answer, len(unique), resumed)
+    _print(design, indices, outputs, answer, len(res.records), resumed)
     _report(target)
     out.print(f"results: [bold]{target}[/]")
 
