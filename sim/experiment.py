@@ -195,12 +195,40 @@ def _knee_task(scenario: Scenario, seed: int, directory: Path, county: str) -> d
     return knee_outputs(scenario, seed, county)
 
 
+def _difference_task(scenario: Scenario, seed: int, directory: Path, change: str) -> dict:
+    """The scenario as written and with `change` ({"dotted.key": value}, JSON), on the same seed:
+    each measure of both arms and their paired difference (changed - as written)."""
+    changed = changed_scenario(scenario, json.loads(change))
+    arms = {}
+    for arm, sc in (("as_written", scenario), ("changed", changed)):
+        (directory / arm).mkdir(parents=True, exist_ok=True)
+        arms[arm] = measures_of(sc, seed, directory / arm)
+    out = {f"{arm}.{m}": v for arm, ms in arms.items() for m, v in ms.items()}
+    for m, v in arms["as_written"].items():
+        w = arms["changed"].get(m)
+        out[f"difference.{m}"] = (w - v) if v is not None and w is not None else None
+    return out
+
+
+def changed_scenario(scenario: Scenario, change: dict, what: str = "--difference") -> Scenario:
+    """`scenario` with dotted keys set; a bad key or value names `what`."""
+    d = scenario.model_dump(mode="json")
+    try:
+        for key, value in change.items():
+            set_dotted(d, key, value)
+        return parse_scenario(d, "the changed scenario")
+    except ScenarioError as e:
+        raise ScenarioError(f"{what}: {str(e)[:500]}") from None
+
+
 # what one run computes: name -> f(scenario, seed, run directory, argument) -> {measure: value}.
 # "measures": the run's comparable measures (and its tables); "knee:<county>": that county's
-# knee by bisection on the load (sim.knee). Tests add stub models here.
+# knee by bisection on the load (sim.knee); "difference:<json change>": both arms of a paired
+# comparison and their difference. Tests add stub models here.
 TASKS: dict[str, Callable[[Scenario, int, Path, str], dict]] = {
     "measures": lambda scenario, seed, directory, _arg: measures_of(scenario, seed, directory),
     "knee": _knee_task,
+    "difference": _difference_task,
 }
 
 
@@ -211,6 +239,9 @@ def task_outputs(scenario: Scenario, task: str = "measures") -> list[str]:
         from sim.knee import KNEE_OUTPUTS
 
         return list(KNEE_OUTPUTS)
+    if name == "difference":
+        own = task_outputs(scenario)
+        return [f"{arm}.{m}" for arm in ("difference", "as_written", "changed") for m in own]
     if name != "measures":
         return []  # a stub's: unknown in advance
     from sim.measures import MEASURES

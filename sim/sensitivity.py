@@ -331,7 +331,7 @@ def analyse(design: Design, table: pd.DataFrame, outputs: list[str], resamples: 
         note = ""
         if not np.all(np.isfinite(y)):
             note = f"{int((~np.isfinite(y)).sum())} sample(s) without a value: not computed"
-        elif np.ptp(y) == 0:
+        elif np.ptp(y) <= 1e-12 * max(1.0, float(np.abs(y).max())):  # (float noise of a difference)
             note = "the output is the same at every sample: no parameter moves it"
         res = _indices(design, y, resamples) if not note else {}
         for j, f in enumerate(design.factors):

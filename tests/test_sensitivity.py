@@ -199,6 +199,11 @@ BASE_ARGS = ["--samples", "2", "--params", "network.agency.service.mean,network.
     (["--levels", "3"], "--levels"),
     (["--county", "Orange"], "--county: 'Orange' is not in this scenario's topology.counties"),
     (["--resamples", "1"], "--resamples"),
+    (["--difference", "nope.x=1"], "--difference: the changed scenario: invalid scenario nope: unknown key"),
+    (["--difference", "network.msc.servers=-1"], "--difference: the changed scenario"),
+    (["--difference", "network.hub.service.mean=0.05"], "--difference: 'network.hub.service.mean' is also a parameter"),
+    (["--difference", "novalue"], "--difference: 'novalue': write it KEY=VALUE"),
+    (["--difference", "network.msc.servers=2", "--outputs", "mean_s"], "--outputs: 'mean_s' is not produced by a paired comparison"),
 ])
 def test_bad_input_is_one_clear_message_and_exit_2(tiny_file, tmp_path, args, needle):
     argv = ["sensitivity", str(tiny_file), *BASE_ARGS, "--out", str(tmp_path / "o"), *args]
@@ -227,3 +232,22 @@ def test_command_writes_tables_and_report_and_resumes_with_the_same_indices(tiny
     assert again.exit_code == 0, again.output
     assert "11 reused" in " ".join(again.output.split())
     pd.testing.assert_frame_equal(idx, load(tmp_path / "o")["sensitivity_indices"])
+
+
+def test_a_paired_difference_runs_both_arms_on_the_parameter_sets_own_seed(tiny_file, tmp_path):
+    """--difference: the as-written arm of each parameter set is the plain run of that set
+    (same seed: common random numbers), and the difference is changed minus as written."""
+    from sim.results import load
+
+    common = ["sensitivity", str(tiny_file), *BASE_ARGS, "--no-tornado"]
+    plain = runner.invoke(app, [*common, "--out", str(tmp_path / "plain"), "--outputs", "mean_s"])
+    paired = runner.invoke(app, [*common, "--out", str(tmp_path / "paired"),
+                                 "--difference", "network.links.terminal_agency.latency_s=0.05",
+                                 "--outputs", "difference.mean_s,as_written.mean_s,changed.mean_s"])
+    assert plain.exit_code == 0 and paired.exit_code == 0, plain.output + paired.output
+    a = load(tmp_path / "plain")["sensitivity_runs"].set_index("sample")
+    b = load(tmp_path / "paired")["sensitivity_runs"].set_index("sample")
+    np.testing.assert_array_equal(a["mean_s"], b["as_written.mean_s"])
+    # a terminal link 0.049 s slower each way, twice per message: the mean grows ~0.098 s
+    np.testing.assert_allclose(b["difference.mean_s"], b["changed.mean_s"] - b["as_written.mean_s"])
+    assert (b["difference.mean_s"] > 0.05).all() and (b["difference.mean_s"] < 0.15).all()

@@ -44,6 +44,9 @@ def sensitivity(
         "(declared range unless NAME=LOW:HIGH; default: every ranged parameter of the model)"),
     county: Optional[str] = typer.Option(
         None, help="find this county's knee per parameter set (outputs knee, msc_utilization, ...)"),
+    difference: Optional[str] = typer.Option(
+        None, help="KEY=VALUE: run each parameter set as written and with this change (same seed); "
+        "outputs difference.<measure> (changed - as written), as_written.<measure>, changed.<measure>"),
     replications: int = typer.Option(1, help="seeds per parameter set, averaged (common random "
                                      "numbers: the same seeds for every set)"),
     levels: int = typer.Option(4, help="Morris grid levels (even)"),
@@ -72,9 +75,16 @@ def sensitivity(
         raise ScenarioError(f"--resamples: must be between 10 and 100,000 (got {resamples})")
     if scheduler is None:
         check_workers(workers)
-    task = _task(scenario, county)
+    task = _task(scenario, county, difference)
     names = _outputs(scenario, task, outputs)
     factors = sa.choose_factors(scenario, params)
+    if task.startswith("difference:"):
+        import json
+
+        changed = next(iter(json.loads(task.partition(":")[2])))
+        if changed in {f.name for f in factors}:
+            raise ScenarioError(f"--difference: {changed!r} is also a parameter in --params: the "
+                                "change would override its sampled value")
     runs = sa.run_count(method, samples, len(factors), replications, tornado)
     per_run = 1 if task == "measures" else 6  # the knee's bisection: about 6 runs per set
     check_size(scenario, runs=runs * per_run, workers=workers, force=force, local=scheduler is None,
@@ -89,7 +99,9 @@ def sensitivity(
               quiet)
 
 
-def _task(scenario: Scenario, county: Optional[str]) -> str:
+def _task(scenario: Scenario, county: Optional[str], difference: Optional[str]) -> str:
+    if difference is not None:
+        return _difference(scenario, county, difference)
     if county is None:
         return "measures"
     name = _resolve_county(county)
@@ -103,20 +115,49 @@ def _task(scenario: Scenario, county: Optional[str]) -> str:
     return f"knee:{name}"
 
 
+def _difference(scenario: Scenario, county: Optional[str], spec: str) -> str:
+    """--difference KEY=VALUE as a task; the changed scenario is validated now."""
+    import json
+
+    import yaml
+
+    from sim.experiment import changed_scenario
+
+    if county is not None:
+        raise ScenarioError("--difference: not with --county (the knee is not a paired measure)")
+    key, eq, text = spec.partition("=")
+    key = key.strip()
+    if not eq or not key:
+        raise ScenarioError(f"--difference: {spec[:100]!r}: write it KEY=VALUE, e.g. "
+                            "oversight.audits.cycle_years=1")
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        value = text
+    if isinstance(value, (dict, list)) or value is None:
+        raise ScenarioError(f"--difference: {spec[:100]!r}: the value must be one number, word or "
+                            "true/false")
+    changed_scenario(scenario, {key: value})
+    return "difference:" + json.dumps({key: value})
+
+
 def _outputs(scenario: Scenario, task: str, spec: Optional[str]) -> list[str]:
     """The outputs asked for, each one the scenario's runs produce (checked before any run)."""
     from sim.experiment import task_outputs
 
     known = task_outputs(scenario, task)
     if spec is None:
-        return ["knee" if task != "measures" else "p95_censored_s" if scenario.model == "network"
-                else "true_misuse_rows" if scenario.model == "oversight" else "network.p95_censored_s"]
+        own = ("p95_censored_s" if scenario.model == "network" else "true_misuse_rows"
+               if scenario.model == "oversight" else "network.p95_censored_s")
+        return ["knee" if task.startswith("knee") else
+                f"difference.{own}" if task.startswith("difference") else own]
     names = [s.strip() for s in spec.split(",") if s.strip()]
     if not names:
         raise ScenarioError(f"--outputs: no output named in {spec!r}")
     for name in names:
         if name not in known:
             what = (f"a {scenario.model} scenario" if task == "measures"
+                    else "a paired comparison (--difference)" if task.startswith("difference")
                     else "a knee analysis (--county)")
             hint = "; the knee needs --county" if name == "knee" and task == "measures" else ""
             raise ScenarioError(f"--outputs: {name!r} is not produced by {what}{hint} (it produces: "
