@@ -25,7 +25,7 @@ def sensitivity_sections(r: RunResults) -> list[Section]:
                    f"interrupted command), {m.get('replications', 1)} replication(s) per parameter "
                    "set under common random numbers. " + _method_text(method))
     params = pd.DataFrame([{"parameter": p["name"], "as written": p["value"],
-                            "range": f"{p['low']:g} - {p['high']:g}",
+                            "range": f"{_number(p['low'])} - {_number(p['high'])}",
                             "sampled": ("log-uniform" if p["log"] else "uniform")
                             + (", rounded" if p["integer"] else ""),
                             "source": p["source"]} for p in m.get("parameters", [])])
@@ -59,6 +59,11 @@ def sensitivity_sections(r: RunResults) -> list[Section]:
                                      source=table_link(r, "sensitivity_tornado.csv")))
         sections.append(sec)
     return sections
+
+
+def _number(v: float) -> str:
+    """A range end as people write it: 2,000,000 rather than 2e+06."""
+    return f"{v:,.0f}" if abs(v) >= 1e4 and float(v).is_integer() else f"{v:g}"
 
 
 def _method_text(method: str) -> str:
