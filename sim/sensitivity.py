@@ -399,7 +399,8 @@ def spread_table(table: pd.DataFrame, outputs: list[str]) -> pd.DataFrame:
         v = s[o].dropna().to_numpy()
         q = np.percentile(v, [0, 5, 50, 95, 100]) if len(v) else [np.nan] * 5
         rows.append({"output": o, "samples": len(v), "min": q[0], "p5": q[1], "median": q[2],
-                     "p95": q[3], "max": q[4]})
+                     "p95": q[3], "max": q[4],
+                     "share_below_zero": float((v < 0).mean()) if len(v) else np.nan})
     return pd.DataFrame(rows)
 
 
@@ -409,6 +410,8 @@ def headline_answer(indices: pd.DataFrame, spread: pd.DataFrame, output: str) ->
     sp = spread[spread["output"] == output].iloc[0]
     span = (f"{output} ranges {sp['p5']:.3g} to {sp['p95']:.3g} (5th-95th percentile over "
             f"{int(sp['samples'])} parameter sets; median {sp['median']:.3g})")
+    if output.startswith("difference."):  # a paired effect: how often is it negative?
+        span += f"; below zero in {sp['share_below_zero']:.0%} of them"
     if not len(d) or d["note"].iloc[0]:
         return span + (f"; {d['note'].iloc[0]}" if len(d) else "")
     if d["method"].iloc[0] == "morris":
