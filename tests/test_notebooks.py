@@ -1,4 +1,4 @@
-"""The three users' notebooks run top to bottom (small scale) from an unrelated working directory,
+"""The users' notebooks run top to bottom (small scale) from an unrelated working directory,
 draw their figures inline, and print no widget warnings nor tracebacks."""
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parent.parent
 NAMES = ["analyst", "engineer", "trainer"]
+# the sensitivity notebook runs analyses of tens of runs each: a few minutes on two cores
+ALL = [*NAMES, pytest.param("uncertainty", marks=pytest.mark.slow)]
 
 
 def _text(output) -> str:
@@ -23,7 +25,7 @@ def _text(output) -> str:
     return "\n".join(str(data[k]) for k in ("text/plain", "text/html", "text/markdown") if k in data)
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", ALL)
 def test_notebook_runs(name, tmp_path, monkeypatch):
     nb = nbformat.read(ROOT / "notebooks" / f"{name}.ipynb", as_version=4)
     # the notebook must find the checkout itself, from any working directory
@@ -49,7 +51,7 @@ def test_notebook_runs(name, tmp_path, monkeypatch):
     assert "done in" in text, f"{name}: no progress/status line from the clets helper"
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", [*NAMES, "uncertainty"])
 def test_notebook_is_clean_json(name):
     """Stored without outputs and with a python3 kernelspec, so diffs stay readable."""
     raw = json.loads((ROOT / "notebooks" / f"{name}.ipynb").read_text())
