@@ -199,9 +199,13 @@ class Runner:
         return rows
 
 
+def column(figure: Figure) -> str:
+    """The column of `_run_one`'s row that holds `figure` (first reported year, or the sum)."""
+    return f"{'sum' if figure.aggregate == 'sum' else 'first'}:{figure.measure}"
+
+
 def values(figure: Figure, runs: dict[tuple, pd.DataFrame]) -> pd.Series:
-    col = f"{'sum' if figure.aggregate == 'sum' else 'first'}:{figure.measure}"
-    return runs[figure.key()][col]
+    return runs[figure.key()][column(figure)]
 
 
 def table(figures, runs: dict[tuple, pd.DataFrame], role: str) -> pd.DataFrame:

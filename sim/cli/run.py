@@ -39,9 +39,14 @@ def run(
     workers: int = typer.Option(1, help="parallel processes for replications"),
     quiet: bool = typer.Option(False, "--quiet", help="no progress bar (CI)"),
     force: bool = typer.Option(False, "--force", help=FORCE_HELP),
+    posterior: Optional[Path] = typer.Option(
+        None, "--posterior", help="posterior file (clets calibrate --posterior): each replication also "
+                                  "runs with its own draw of the oversight parameters; two intervals"),
 ) -> None:
     """Run a scenario: the message path (model: network) or the years of oversight
-    (model: oversight); writes its tables (Parquet/CSV) and manifest."""
+    (model: oversight); writes its tables (Parquet/CSV) and manifest. With --posterior, every
+    headline output gets two intervals: the run's randomness (replications at the posterior
+    median) and randomness plus parameter uncertainty (a posterior draw per replication)."""
     from sim.outputs import run_directory, write_network_run
     from sim.runner import simulate_network
 
@@ -55,6 +60,11 @@ def run(
         raise ScenarioError(f"--load-factor: must be a finite number (got {load_factor})")
     if load_factor is not None and load_factor <= 0:
         raise ScenarioError(f"--load-factor: must be > 0 (got {load_factor})")
+    if posterior is not None:
+        if load_factor is not None:
+            raise ScenarioError("--load-factor: not with --posterior (set traffic.load_factor in the scenario)")
+        return _run_posterior(scenario, scenario_file, posterior, seed, replications, workers, out_dir,
+                              quiet, force)
     sized = scenario if load_factor is None else scenario.model_copy(
         update={"traffic": scenario.traffic.model_copy(update={"load_factor": load_factor})})
     check_size(sized, runs=replications, workers=workers, force=force,
@@ -87,6 +97,90 @@ def run(
     _print_run_summary(result)
     _report(target)
     out.print(f"results: [bold]{target}[/]")
+
+
+def _run_posterior(scenario: Scenario, scenario_file: Path, posterior_file: Path, seed, replications: int,
+                   workers: int, out_dir, quiet: bool, force: bool) -> None:
+    """Replications at the posterior median and with a posterior draw each (same seeds); every
+    headline output with both 95% intervals (sim.posterior.posterior_runs)."""
+    import time
+
+    from sim.config.reader import load_yaml
+    from sim.outputs import run_directory, write_manifest
+    from sim.posterior import check_applies, posterior_runs, read_posterior
+
+    if scenario.model == "network":
+        raise ScenarioError(f"--posterior: scenario {scenario.name!r} is model: network; a posterior sets "
+                            "oversight parameters, which only model: oversight or both runs")
+    post = read_posterior(posterior_file)
+    role = check_applies(post, scenario)
+    if replications < 2:
+        raise ScenarioError(f"--replications: at least 2 with --posterior (got {replications}); each "
+                            "interval needs a spread, e.g. --replications 8")
+    check_size(scenario, runs=2 * replications, workers=workers, force=force)
+    root = _seed(scenario, seed)
+    target = _out_dir(scenario, out_dir, root, "posterior-")
+    t0 = time.perf_counter()
+    with run_directory(target) as tmp:
+        err.print(f"{scenario.name} ({role} scenario of the posterior {post.header.get('fingerprint')}): "
+                  f"{replications} replication(s) at the posterior median + {replications} with a "
+                  f"posterior draw each = {2 * replications} runs, root seed {root}")
+        with LazyBar("runs", total=2 * replications) as bar:
+            if not quiet:
+                bar.update(completed=0)
+            res = posterior_runs(load_yaml(Path(scenario_file)), str(scenario_file), post, root, replications,
+                                 tmp, workers, measures=_headline(scenario),
+                                 on_done=None if quiet else (lambda _r: bar.update(advance=1)))
+        res.runs.to_parquet(tmp / "posterior_runs.parquet", index=False)
+        res.runs.to_csv(tmp / "posterior_runs.csv", index=False)
+        res.draws.to_csv(tmp / "posterior_draws.csv", index=False)
+        res.summary.to_csv(tmp / "posterior_summary.csv", index=False)
+        res.differences.to_csv(tmp / "posterior_differences.csv", index=False)
+        res.intervals.to_csv(tmp / "posterior_intervals.csv", index=False)
+        failed = res.runs[res.runs["status"] != "complete"]
+        write_manifest(tmp, kind="posterior_run", scenario_name=scenario.name, scenario_file=str(scenario_file),
+                       scenario=scenario.model_dump(mode="json"), posterior=str(posterior_file),
+                       posterior_fingerprint=post.header.get("fingerprint"), posterior_role=role,
+                       root_seed=root, replications=replications, seeds=sorted({s.seed for s in res.specs}),
+                       median=post.median(), draws=res.draws.to_dict(orient="records"), runs=len(res.specs),
+                       failed=len(failed), errors=[{"key": r["key"], "error": r.get("error")}
+                                                   for r in res.records if r["status"] != "complete"],
+                       wall_s=round(time.perf_counter() - t0, 2))
+    _print_posterior_intervals(scenario, res, replications)
+    if len(failed):
+        err.print(f"[red]{len(failed)} run(s) failed[/]: see posterior_runs.csv (error column)")
+    out.print(f"results: [bold]{target}[/]")
+
+
+def _headline(scenario: Scenario) -> list[str]:
+    """The outputs `clets run` prints for one run of the scenario (its headline measures)."""
+    from sim.experiment import NETWORK_MEASURES
+    from sim.measures import OVERSIGHT_SUMMARY
+
+    if scenario.model == "both":
+        return [f"oversight.{m}" for m in OVERSIGHT_SUMMARY] + [f"network.{m}" for m in NETWORK_MEASURES]
+    return list(OVERSIGHT_SUMMARY)
+
+
+def _print_posterior_intervals(scenario: Scenario, res, replications: int) -> None:
+    from sim.measures import fmt, label
+
+    t = Table(title=f"{scenario.name}: {replications} replications at the posterior median and {replications} "
+                    f"with a posterior draw each (same seeds); per year, mean and 95% interval of one run")
+    for col in ("measure", "mean at median", "95%: run randomness", "mean with draws",
+                "95%: randomness + parameters", "wider x"):
+        t.add_column(col, justify="left" if col == "measure" else "right")
+    for _, r in res.intervals.iterrows():
+        m = r["measure"]
+        wider = r["widening"]
+        t.add_row(label(m), fmt(m, r["mean_at_median"]), f"{fmt(m, r['run_low'])} - {fmt(m, r['run_high'])}",
+                  fmt(m, r["mean_with_draws"]), f"{fmt(m, r['total_low'])} - {fmt(m, r['total_high'])}",
+                  "" if not np.isfinite(wider) else f"{wider:.2f}")
+    out.print(t)
+    out.print("95% intervals of one run's value: t prediction interval over the replications (empirical "
+              "2.5-97.5% quantiles from 40); the means' 95% CIs and the paired differences (draws minus "
+              "median) are in posterior_intervals.csv and posterior_differences.csv; the parameters of "
+              "every run in posterior_draws.csv.", highlight=False)
 
 
 def _run_oversight(scenario: Scenario, scenario_file: Path, seed, out_dir) -> None:
