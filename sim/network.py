@@ -17,18 +17,25 @@ point of view, using the response timeout.
 With fan-out or resends on (`network.fan_out`, `network.resend.max`), the unit the sender
 sees is a *transaction* (`TransactionLog`: one inquiry or administrative message) and the
 log holds its *messages*: one per database of the inquiry's fan-out and per attempt
-(`_send`). An attempt walks its route to and through the hub once (`_carry`), then splits
+(`_send`). An attempt walks its route to and through the hub once (`_walk`), then splits
 into one leg per database: database, hub, MSC, agency, device. A failure before the
 split settles every message of the attempt the same way. A resend (`_resender`) sends all the
 inquiry's messages again; older copies still in queues are served too (store and forward)
 and the first copy of each database's response counts. `TransactionLog.final_states` gives
-each transaction its single state. With both options off the single-message path
-(`message`) runs as before: one message per transaction.
+each transaction its single state. With both options off each transaction is one message
+walking its whole route (`_walk` without a transaction).
+
+Speed (the same results, event for event): switches and circuits no fault can take down are
+*steady* (`QueueNet.mark_steady`); a message leaving a steady switch over a steady circuit
+takes its service and the circuit as one wait, and the switch settles the departure itself
+(`Station.flush`). Waits on circuits put the message process itself in the event queue
+(`_SELF`), and a message's last circuit before the horizon needs no event at all.
 """
 
 from __future__ import annotations
 
 import math
+from array import array
 from collections import deque
 from heapq import heappop, heappush
 
@@ -62,20 +69,22 @@ Hop = tuple  # (delay: float, link: LinkState | None, station: Station | HubRole
 
 
 class MessageLog:
-    """Columnar record of every generated message (plain lists: cheapest to append and set)."""
+    """Columnar record of every generated message. Columns set during the run are plain lists
+    (cheapest to set; their values are small cached ints, or floats); columns written once are
+    typed arrays (a quarter of a list's memory over a day's ~3 million messages)."""
 
     def __init__(self) -> None:
-        self.created: list[float] = []
-        self.route: list[int] = []  # route id (the model knows what it means)
-        self.origin: list[int] = []  # originating device index (-1 when not tracked)
+        self.created = array("d")
+        self.route = array("i")  # route id (the model knows what it means)
+        self.origin = array("i")  # originating device index (-1 when not tracked)
         self.fate: list[int] = []
         self.end: list[float] = []
         self.reason: list[int] = []
-        self.where: list[int] = []  # station index where it failed, -1 otherwise
+        self.where = array("i")  # station index where it failed, -1 otherwise
         self.finalized = 0  # number of fate assignments (must equal non-pending count)
         # with fan-out or resends: the transaction and attempt (0 = first send) of each message
-        self.txn: list[int] = []
-        self.attempt: list[int] = []
+        self.txn = array("i")
+        self.attempt = array("i")
 
     def __len__(self) -> int:
         return len(self.created)
@@ -84,13 +93,14 @@ class MessageLog:
         """Register a batch; returns the id of its first message."""
         first = len(self.created)
         n = len(times)
-        self.created.extend(times.tolist())
-        self.route.extend(route_ids.tolist())
-        self.origin.extend(origin.tolist() if origin is not None else [-1] * n)
+        self.created.frombytes(np.ascontiguousarray(times, dtype=np.float64).tobytes())
+        self.route.frombytes(np.ascontiguousarray(route_ids, dtype=np.int32).tobytes())
+        self.origin.frombytes((np.ascontiguousarray(origin, dtype=np.int32) if origin is not None
+                               else np.full(n, -1, dtype=np.int32)).tobytes())
         self.fate.extend([PENDING] * n)
         self.end.extend([math.nan] * n)
         self.reason.extend([R_NONE] * n)
-        self.where.extend([-1] * n)
+        self.where.frombytes(np.full(n, -1, dtype=np.int32).tobytes())
         return first
 
     def final_states(self, horizon: float, timeout: float) -> tuple[np.ndarray, np.ndarray]:
@@ -205,7 +215,18 @@ class TransactionLog:
 
 class FastEnvironment(Environment):
     """`simpy.Environment` whose `run` processes events in an inlined loop (the body of
-    `Environment.step`, without a method call per event): same events, same order."""
+    `Environment.step`, without a method call per event): same events, same order. It keeps
+    the key (time, priority, id, event) of the event being processed in `_cur`: a steady
+    station settles its lazy departures against it (`Station.flush`)."""
+
+    def __init__(self, initial_time: float = 0) -> None:
+        super().__init__(initial_time)
+        self._cur = (self._now, URGENT, -1, None)
+
+    def step(self) -> None:
+        if self._queue:
+            self._cur = self._queue[0]
+        super().step()
 
     def run(self, until=None):
         if until is not None:
@@ -221,12 +242,18 @@ class FastEnvironment(Environment):
                 return until.value
             until.callbacks.append(StopSimulation.callback)
         queue = self._queue
+        message = _Message
         try:
             while True:
                 try:
-                    self._now, _, _, event = heappop(queue)
+                    self._cur = cur = heappop(queue)
                 except IndexError:
                     raise EmptySchedule from None
+                self._now = cur[0]
+                event = cur[3]
+                if event.__class__ is message:  # a message waking itself (`_Message`)
+                    event._resume(_SELF)
+                    continue
                 callbacks, event.callbacks = event.callbacks, None
                 try:
                     for callback in callbacks:
@@ -249,29 +276,54 @@ class FastEnvironment(Environment):
         return None
 
 
-class _Message(Process):
-    """A message's SimPy process, cheaper than `simpy.Process` in two ways that leave the order
-    of every other event unchanged:
+class _Wake:
+    """What the walk schedules for a Timeout of its own: all the event loop and `_Message`
+    look at (its callbacks; ok, value None), without a SimPy Timeout's instance dict."""
 
-    - it may start after a delay (`delay` s, its first link: the sender has already checked
-      the link and drawn its losses) with one Timeout instead of an Initialize event followed
-      by a Timeout; with ``delay=None`` it starts at once like any process (urgent Initialize);
+    __slots__ = ("callbacks",)
+    _ok = True
+    _value = None
+
+
+class _SelfWake:
+    """What a message yields after scheduling its own process in the event queue: the loop
+    resumes the process directly (`FastEnvironment.run`). Nothing is registered with it (its
+    callbacks drop what is appended); only waits that nothing can interrupt use it."""
+
+    __slots__ = ()
+    callbacks = deque(maxlen=0)
+    _ok = True
+    _value = None
+
+
+_SELF = _SelfWake()
+
+
+class _Message(Process):
+    """A message's SimPy process, cheaper than `simpy.Process` in three ways that leave the
+    order of every other event unchanged:
+
+    - it may start at a later time `at` (after its first link: the sender has already checked
+      the link and drawn its losses) with one entry in the event queue instead of an
+      Initialize event followed by a Timeout; with ``at=None`` it starts at once like any
+      process (urgent Initialize);
+    - a wait nothing can interrupt (a link) is the process itself in the event queue, resumed
+      by the loop without an event object (`_SELF`);
     - when its generator ends it schedules no completion event: nothing ever waits on a
       message process, so that event would do nothing.
     """
 
-    def __init__(self, env: Environment, generator, delay: float | None = None):
+    def __init__(self, env: Environment, generator, at: float | None = None):
         self.env = env
         self.callbacks = []
         self._value = _NOT_TRIGGERED
         self._generator = generator
-        self._res = resume = self._resume
-        if delay is None:
+        self._res = self._resume
+        if at is None:
             self._target = Initialize(env, self)
-        else:  # a delay, or an event already scheduled (its start)
-            ev = delay if isinstance(delay, Event) else Timeout(env, delay)
-            ev.callbacks.append(resume)
-            self._target = ev
+        else:
+            heappush(env._queue, (at, 1, next(env._eid), self))
+            self._target = _SELF
 
     def _resume(self, event: Event) -> None:
         env = self.env
@@ -290,6 +342,7 @@ class _Message(Process):
                 self._ok = True
                 self._value = None
                 self.callbacks = None  # processed: nothing waits on it
+                self._res = None  # no reference cycle left: freed without the cyclic collector
                 env._active_proc = None
                 return
             if event.callbacks is not None:
@@ -347,126 +400,217 @@ class QueueNet:
             log.where[i] = self._station_index[id(where)]
         log.finalized += 1
 
-    # ------------------------------------------------------------------ the hot path
-    def message(self, i: int, route: tuple[Hop, ...], started: bool = False):
-        """SimPy process: message `i` walks `route`; settles exactly once unless still pending.
+    # ------------------------------------------------------------------ steady parts
+    def mark_steady(self, stations, links) -> None:
+        """Declare `stations` that never fail and `links` that never go down nor lose frames
+        (the run knows them from its fault plan).
 
-        With `started`, the sender has already crossed the first hop's link (`source`): the
-        process begins at the first switch. Timeouts are built and scheduled inline (exactly
-        what `simpy.Timeout` does, without its two calls per hop)."""
+        A message served at a steady station with nobody waiting behind it, whose next link is
+        steady, takes its service and that link as one Timeout (to its arrival at the next
+        switch, or its delivery), and the station settles the departure itself (`Station.flush`,
+        `Station.materialize`): the same event times and, at each station, the same accounting
+        steps in the same order. Only the merged Timeout's id is drawn at the service start
+        instead of its end, which could reorder it against another event at exactly the same
+        time (never with continuous draws)."""
+        if not isinstance(self.env, FastEnvironment):
+            raise TypeError("steady stations need a FastEnvironment (Station.flush reads its _cur)")
+        for st in stations:
+            st.steady = True
+        self.steady_links.update(links)
+
+    # ------------------------------------------------------------------ the hot path
+    def _walk(self, m: int, route: tuple[Hop, ...], started: bool = False, legs=None,
+              t: int = -1, bit: int = 0):
+        """SimPy process: message `m` walks `route`; settles exactly once unless still pending.
+
+        With `started`, the first hop's link is already crossed (by the sender, `_start`):
+        the process begins at the first switch. For a transaction `t` >= 0 (fan-out, resends),
+        with `legs`, `route` is the way to and through the hub of an attempt whose messages are
+        m, m+1, ...: a failure before the split settles them all; at the hub the attempt splits
+        into one leg per database (`legs`: (bit, hops)), the first continues here. A delivered
+        message sets its database's bit `bit` (`_deliver`).
+
+        One generator serves single messages and transactions (a shared sub-generator,
+        `yield from`, cost ~9% of the run time). Timeouts are built and scheduled inline
+        (exactly what `simpy.Timeout` does, without its two calls per hop)."""
         env = self.env
         queue = env._queue
         eid = env._eid
         new = object.__new__
         horizon = self.horizon
-        for delay, link, target, outbound in route:
-            if started:
-                started = False
-            else:
-                if link is not None:
-                    if not link.up:
-                        self._settle(i, REJECTED if outbound else LOST, R_LINK)
-                        return
-                    if link.lossy:
-                        n = link.attempts()
-                        if n > link.max_attempts:
-                            yield Timeout(env, link.max_attempts * (delay + link.retry_timeout))
-                            self._settle(i, REJECTED if outbound else LOST, R_RADIO)
-                            return
-                        delay = n * delay + (n - 1) * link.retry_timeout
-                if delay > 0.0:
-                    if target is None and horizon is not None:
-                        at = env._now + delay
-                        if at < horizon:  # delivered at `at`: nothing can happen on the way
-                            self._settle_at(i, at)
-                            return
-                    ev = new(Timeout)
-                    ev.env = env
-                    ev.callbacks = []
-                    ev._value = None
-                    ev._ok = True
-                    heappush(queue, (env._now + delay, 1, next(eid), ev))
-                    yield ev
-            if target is None:
-                break
-            while True:  # one pass per attempt at this hop (a retry after a failure loops)
-                st = target
-                if st.__class__ is HubRole:
-                    while st.active is None:  # a new switch-over may begin as the last one ends
-                        st.waiting += 1
-                        yield st.ready
-                        st.waiting -= 1
-                    st = st.active
-                    if st.extra_latency:
-                        yield Timeout(env, st.extra_latency)
-                st.arrivals += 1
-                if not st.up:
-                    st.rejected += 1
-                    self._settle(i, REJECTED if outbound else LOST, R_DOWN, st)
-                    return
-                t_arr = env._now
-                q = st.queue
-                dt = t_arr - st.last_t
-                st.busy_area += st.busy * dt
-                st.queue_area += len(q) * dt
-                st.last_t = t_arr
-                epoch = st.epoch  # a failure while this message is inside bumps the epoch
-                if st.busy < st.servers:
-                    st.busy += 1
+        steady = self.steady_links
+        while True:
+            last = len(route) - 1
+            for k, (delay, link, target, outbound) in enumerate(route):
+                if started:
+                    started = False
                 else:
-                    if len(q) >= st.buffer:
+                    if link is not None:
+                        if not link.up:
+                            self._fail(m, legs, REJECTED if outbound else LOST, R_LINK, None)
+                            return
+                        if link.lossy:
+                            n = link.attempts()
+                            if n > link.max_attempts:
+                                yield Timeout(env, link.max_attempts * (delay + link.retry_timeout))
+                                self._fail(m, legs, REJECTED if outbound else LOST, R_RADIO, None)
+                                return
+                            delay = n * delay + (n - 1) * link.retry_timeout
+                    if delay > 0.0:
+                        # the last link before the horizon: delivered at its end without an event
+                        # (a transaction's only over a fixed delay, so that copies and legs are
+                        # delivered in the order of their ends)
+                        if target is None and horizon is not None and (
+                                t < 0 or link is None or link in steady):
+                            at = env._now + delay
+                            if at < horizon:
+                                self._deliver(m, t, bit, at)
+                                return
+                        heappush(queue, (env._now + delay, 1, next(eid), env._active_proc))
+                        yield _SELF
+                if target is None:
+                    break
+                while True:  # one pass per attempt at this hop (a retry after a failure loops)
+                    st = target
+                    if st.__class__ is HubRole:
+                        while st.active is None:  # a new switch-over may begin as the last one ends
+                            st.waiting += 1
+                            yield st.ready
+                            st.waiting -= 1
+                        st = st.active
+                        if st.extra_latency:
+                            yield Timeout(env, st.extra_latency)
+                    st.arrivals += 1
+                    if not st.up:
                         st.rejected += 1
-                        self._settle(i, REJECTED if outbound else LOST, R_BUFFER, st)
+                        self._fail(m, legs, REJECTED if outbound else LOST, R_DOWN, st)
                         return
-                    ev = Event(env)
-                    q.append(ev)
-                    yield ev
-                t_start = env._now
-                if st.epoch == epoch:
-                    # in service: registered so that a failure can interrupt it (`Station.fail`)
-                    proc = env._active_proc
-                    serving = st.serving
-                    serving[proc] = None
-                    ev = new(Timeout)
-                    ev.env = env
-                    ev.callbacks = []
-                    ev._value = None
-                    ev._ok = True
-                    heappush(queue, (t_start + st.sample() * st.slow, 1, next(eid), ev))
-                    try:
+                    t_arr = env._now
+                    pend = st.pending
+                    if pend and pend[0][0] <= t_arr:
+                        st.flush()
+                    q = st.queue
+                    dt = t_arr - st.last_t
+                    busy = st.busy
+                    if busy:  # (adding 0.0 would change nothing)
+                        st.busy_area += busy * dt
+                    if q:
+                        st.queue_area += len(q) * dt
+                    st.last_t = t_arr
+                    epoch = st.epoch  # a failure while this message is inside bumps the epoch
+                    if busy < st.servers:
+                        st.busy = busy + 1
+                    else:
+                        if len(q) >= st.buffer:
+                            st.rejected += 1
+                            self._fail(m, legs, REJECTED if outbound else LOST, R_BUFFER, st)
+                            return
+                        if st.pending:  # one of them wakes this message
+                            st.materialize()
+                        ev = Event(env)
+                        q.append(ev)
                         yield ev
-                        del serving[proc]
-                    except Interrupt:  # the station failed during the service: act now
-                        pass
-                if st.epoch != epoch:  # the station failed while this message was inside
-                    if st.on_failure == "retry":
-                        # wait for the repair, then arrive again: messages evicted together
-                        # resume in the order they were evicted (in service, then waiting, i.e.
-                        # FIFO by arrival here), ahead of later arrivals. At the hub, go round
-                        # the role again (to the backup site once the switch-over ends).
-                        if target.__class__ is not HubRole and st.recovered is not None:
-                            yield st.recovered
-                        continue
-                    self._settle(i, LOST, R_FAILED, st)
-                    return
-                now = env._now
-                dt = now - st.last_t
-                st.busy_area += st.busy * dt
-                st.queue_area += len(q) * dt
-                st.last_t = now
-                if q:
-                    q.popleft().succeed()
-                else:
-                    st.busy -= 1
-                st.completed += 1
-                if t_arr >= st.record_from:
-                    st.sojourn.append(now - t_arr)
-                    st.wait.append(t_start - t_arr)
+                    t_start = env._now
+                    if st.epoch == epoch:
+                        end = t_start + st.sample() * st.slow
+                        if st.steady and k < last and not q:
+                            ndelay, nlink, ntarget, _ = route[k + 1]
+                            if ndelay > 0.0 and (nlink is None or nlink in steady) and (
+                                    ntarget is not None or t < 0):
+                                # the station settles the departure; service and the next
+                                # link as one Timeout (`mark_steady`)
+                                heappush(st.pending, (end, next(eid), t_arr, t_start))
+                                at = end + ndelay
+                                if ntarget is None and horizon is not None:
+                                    if at < horizon:
+                                        self._deliver(m, t, bit, at)
+                                    return
+                                heappush(queue, (at, 1, next(eid), env._active_proc))
+                                yield _SELF
+                                started = True  # the next hop's link is crossed
+                                break
+                        # in service: registered so that a failure can interrupt it (`Station.fail`)
+                        proc = env._active_proc
+                        serving = st.serving
+                        serving[proc] = None
+                        ev = new(_Wake)
+                        ev.callbacks = []
+                        heappush(queue, (end, 1, next(eid), ev))
+                        try:
+                            yield ev
+                            del serving[proc]
+                        except Interrupt:  # the station failed during the service: act now
+                            pass
+                    if st.epoch != epoch:  # the station failed while this message was inside
+                        if st.on_failure == "retry":
+                            # wait for the repair, then arrive again: messages evicted together
+                            # resume in the order they were evicted (in service, then waiting, i.e.
+                            # FIFO by arrival here), ahead of later arrivals. At the hub, go round
+                            # the role again (to the backup site once the switch-over ends).
+                            if target.__class__ is not HubRole and st.recovered is not None:
+                                yield st.recovered
+                            continue
+                        self._fail(m, legs, LOST, R_FAILED, st)
+                        return
+                    now = env._now
+                    if st.pending:
+                        st.flush()
+                    dt = now - st.last_t
+                    st.busy_area += st.busy * dt
+                    if q:
+                        st.queue_area += len(q) * dt
+                    st.last_t = now
+                    if q:
+                        q.popleft().succeed()
+                    else:
+                        st.busy -= 1
+                    st.completed += 1
+                    if t_arr >= st.record_from:
+                        st.sojourn.append(now - t_arr)
+                        st.wait.append(t_start - t_arr)
+                    break
+            if legs is None:
                 break
-        self._settle(i, DELIVERED)
+            # the split at the hub: each leg crosses its first link now, in leg order; legs after
+            # the first go on as processes of their own (started at their link's end)
+            bit, route = legs[0]
+            delay = self._cross(m, route[0], None)
+            if delay is not None and delay > 0.0:
+                heappush(queue, (env._now + delay, 1, next(eid), env._active_proc))
+            for j in range(1, len(legs)):
+                b, hops = legs[j]
+                self._start(m + j, hops, t, b)
+            if delay is None:
+                return
+            legs = None
+            started = True
+            if delay > 0.0:
+                yield _SELF
+        self._deliver(m, t, bit, env._now)
+
+    def message(self, i: int, route: tuple[Hop, ...], started: bool = False):
+        """SimPy process: a single message `i` walks `route` (`_walk`)."""
+        return self._walk(i, route, started)
+
+    def _deliver(self, m: int, t: int, bit: int, at: float) -> None:
+        """Message `m` delivered at `at` (now, or its last link's end before the horizon). For
+        a transaction, the first copy of each database's response counts."""
+        self._settle_at(m, at)
+        if t < 0:
+            return
+        tx = self.tx
+        got = tx.got[t]
+        if got & bit:
+            return  # an older or newer copy answered first
+        got |= bit
+        tx.got[t] = got
+        if tx.first[t] != tx.first[t]:  # nan
+            tx.first[t] = at
+        if got == tx.full[t]:
+            tx.complete[t] = at
 
     def _settle_at(self, i: int, at: float) -> None:
-        """Message `i` delivered at time `at` (its last link's end, before the horizon)."""
+        """Message `i` delivered at time `at` (now, or its last link's end before the horizon)."""
         log = self.log
         if log.fate[i] != PENDING:
             raise RuntimeError(f"message {i} settled twice")
@@ -474,11 +618,42 @@ class QueueNet:
         log.end[i] = at
         log.finalized += 1
 
-    def _settle_later(self, i: int, fate: int, reason: int):
-        """SimPy process body: settle message `i` when started (after its radio retries)."""
-        self._settle(i, fate, reason)
+    def _settle_later(self, i: int, fate: int, reason: int, legs=None):
+        """SimPy process body: settle message `i` (with `legs`, its attempt's) when started
+        (after its radio retries)."""
+        self._fail(i, legs, fate, reason, None)
         return
         yield  # a generator
+
+    def _cross(self, m: int, hop: Hop, legs) -> float | None:
+        """The sender crosses `hop`'s link now for message `m` (an attempt's messages with
+        `legs`), as the message would at this instant: its delay (with radio retries), or None
+        when the message failed on it (settled now, or after its radio retries)."""
+        delay, link, target, outbound = hop
+        if link is not None:
+            if not link.up:
+                self._fail(m, legs, REJECTED if outbound else LOST, R_LINK, None)
+                return None
+            if link.lossy:
+                n = link.attempts()
+                if n > link.max_attempts:
+                    _Message(self.env, self._settle_later(m, REJECTED if outbound else LOST,
+                                                          R_RADIO, legs),
+                             self.env._now + link.max_attempts * (delay + link.retry_timeout))
+                    return None
+                delay = n * delay + (n - 1) * link.retry_timeout
+        return delay
+
+    def _start(self, m: int, route: tuple[Hop, ...], t: int = -1, bit: int = 0, legs=None) -> None:
+        """Start message `m` (a transaction's): its first link crossed now, its process at the
+        link's end (one Timeout instead of an Initialize event and a Timeout)."""
+        hop = route[0]
+        if hop[0] > 0.0 and hop[2] is not None:
+            delay = self._cross(m, hop, legs)
+            if delay is not None:
+                _Message(self.env, self._walk(m, route, True, legs, t, bit), self.env._now + delay)
+        else:  # nothing to merge: the walk crosses the link itself
+            _Message(self.env, self._walk(m, route, False, legs, t, bit))
 
     def source(self, batches, route_of):
         """SimPy process: start one message process per arrival of each batch, in time order.
@@ -494,7 +669,7 @@ class QueueNet:
         queue = env._queue
         eid = env._eid
         new = object.__new__
-        message = self.message
+        walk = self._walk
         routes = self.routes
         steady = self.steady_links
         now = env._now  # where the sender is: it wakes only for arrivals that need it
@@ -510,175 +685,28 @@ class QueueNet:
                 delay, link, target, outbound = route[0]
                 if delay > 0.0 and target is not None and (link is None or link in steady):
                     # nothing to check or draw at the arrival instant: start at the link's end
-                    ev = new(Timeout)
-                    ev.env = env
-                    ev.callbacks = []
-                    ev._value = None
-                    ev._ok = True
-                    heappush(queue, (now + delay, 1, next(eid), ev))
-                    _Message(env, message(i, route, True), ev)
+                    _Message(env, walk(i, route, True), now + delay)
                     continue
                 if now > env._now:
-                    ev = new(Timeout)
-                    ev.env = env
+                    ev = new(_Wake)
                     ev.callbacks = []
-                    ev._value = None
-                    ev._ok = True
                     heappush(queue, (now, 1, next(eid), ev))
                     yield ev
-                if link is not None:
-                    if not link.up:
-                        self._settle(i, REJECTED if outbound else LOST, R_LINK)
-                        continue
-                    if link.lossy:
-                        n = link.attempts()
-                        if n > link.max_attempts:
-                            _Message(env, self._settle_later(i, REJECTED if outbound else LOST,
-                                                             R_RADIO),
-                                     link.max_attempts * (delay + link.retry_timeout))
-                            continue
-                        delay = n * delay + (n - 1) * link.retry_timeout
+                delay = self._cross(i, route[0], None)
+                if delay is None:
+                    continue
                 if target is None:  # a route of one link (none in the CLETS model)
                     _Message(env, self._settle_later(i, DELIVERED, R_NONE),
-                             delay if delay > 0.0 else None)
+                             env._now + delay if delay > 0.0 else None)
                 else:
-                    _Message(env, message(i, route, True), delay if delay > 0.0 else None)
+                    _Message(env, walk(i, route, True), env._now + delay if delay > 0.0 else None)
 
     # ------------------------------------------------------------------ transactions
-    # The path below serves fan-out and resends. `_carry` walks hops as `message` does (the
-    # walking code is repeated, not shared through a sub-generator, so neither path pays a
-    # generator delegation per event); a change to the failure semantics goes in both.
+    # Fan-out and resends: `_send` starts an attempt's walk (`_walk` with the transaction).
     def _fail(self, m: int, legs, fate: int, reason: int, where) -> None:
         """Settle message `m`, or every message of an attempt that failed before the split."""
         for i in range(m, m + (len(legs) if legs is not None else 1)):
             self._settle(i, fate, reason, where)
-
-    def _carry(self, t: int, m: int, route: tuple[Hop, ...], legs, bit: int):
-        """SimPy process: message `m` of transaction `t` walks `route`. With `legs`, `route` is
-        the way to and through the hub of an attempt whose messages are m, m+1, ...: there it
-        splits, legs after the first go on as processes of their own, the first continues here.
-        A delivered message sets its database's bit `bit`; the first copy per database counts.
-
-        The switch walk below repeats `message`'s on purpose: both are the hot path, and a
-        shared sub-generator (`yield from`) cost ~9% of the run time. A change to how a switch
-        serves, fails or records must be made in both (the property test in tests/test_resends.py
-        runs both paths under random faults)."""
-        env = self.env
-        queue = env._queue
-        eid = env._eid
-        new = object.__new__
-        while True:
-            for delay, link, target, outbound in route:
-                if link is not None:
-                    if not link.up:
-                        self._fail(m, legs, REJECTED if outbound else LOST, R_LINK, None)
-                        return
-                    if link.lossy:
-                        n = link.attempts()
-                        if n > link.max_attempts:
-                            yield Timeout(env, link.max_attempts * (delay + link.retry_timeout))
-                            self._fail(m, legs, REJECTED if outbound else LOST, R_RADIO, None)
-                            return
-                        delay = n * delay + (n - 1) * link.retry_timeout
-                if delay > 0.0:
-                    ev = new(Timeout)
-                    ev.env = env
-                    ev.callbacks = []
-                    ev._value = None
-                    ev._ok = True
-                    heappush(queue, (env._now + delay, 1, next(eid), ev))
-                    yield ev
-                if target is None:
-                    break
-                while True:
-                    st = target
-                    if st.__class__ is HubRole:
-                        while st.active is None:
-                            st.waiting += 1
-                            yield st.ready
-                            st.waiting -= 1
-                        st = st.active
-                        if st.extra_latency:
-                            yield Timeout(env, st.extra_latency)
-                    st.arrivals += 1
-                    if not st.up:
-                        st.rejected += 1
-                        self._fail(m, legs, REJECTED if outbound else LOST, R_DOWN, st)
-                        return
-                    t_arr = env._now
-                    q = st.queue
-                    dt = t_arr - st.last_t
-                    st.busy_area += st.busy * dt
-                    st.queue_area += len(q) * dt
-                    st.last_t = t_arr
-                    epoch = st.epoch
-                    if st.busy < st.servers:
-                        st.busy += 1
-                    else:
-                        if len(q) >= st.buffer:
-                            st.rejected += 1
-                            self._fail(m, legs, REJECTED if outbound else LOST, R_BUFFER, st)
-                            return
-                        ev = Event(env)
-                        q.append(ev)
-                        yield ev
-                    t_start = env._now
-                    if st.epoch == epoch:
-                        proc = env._active_proc
-                        serving = st.serving
-                        serving[proc] = None
-                        ev = new(Timeout)
-                        ev.env = env
-                        ev.callbacks = []
-                        ev._value = None
-                        ev._ok = True
-                        heappush(queue, (t_start + st.sample() * st.slow, 1, next(eid), ev))
-                        try:
-                            yield ev
-                            del serving[proc]
-                        except Interrupt:
-                            pass
-                    if st.epoch != epoch:
-                        if st.on_failure == "retry":
-                            if target.__class__ is not HubRole and st.recovered is not None:
-                                yield st.recovered
-                            continue
-                        self._fail(m, legs, LOST, R_FAILED, st)
-                        return
-                    now = env._now
-                    dt = now - st.last_t
-                    st.busy_area += st.busy * dt
-                    st.queue_area += len(q) * dt
-                    st.last_t = now
-                    if q:
-                        q.popleft().succeed()
-                    else:
-                        st.busy -= 1
-                    st.completed += 1
-                    if t_arr >= st.record_from:
-                        st.sojourn.append(now - t_arr)
-                        st.wait.append(t_start - t_arr)
-                    break
-            if legs is None:
-                break
-            carry = self._carry
-            for j in range(1, len(legs)):
-                b, hops = legs[j]
-                _Message(env, carry(t, m + j, hops, None, b))
-            bit, route = legs[0]
-            legs = None
-        self._settle(m, DELIVERED)
-        tx = self.tx
-        got = tx.got[t]
-        if got & bit:
-            return  # an older or newer copy answered first
-        got |= bit
-        tx.got[t] = got
-        now = env._now
-        if tx.first[t] != tx.first[t]:  # nan
-            tx.first[t] = now
-        if got == tx.full[t]:
-            tx.complete[t] = now
 
     def _send(self, t: int) -> None:
         """Send transaction `t` now (first send or resend): one message per leg, one process."""
@@ -700,10 +728,10 @@ class QueueNet:
         tx.attempts[t] = a + 1
         tx.last_send[t] = now
         if up:
-            _Message(self.env, self._carry(t, first, up, legs, 0))
+            self._start(first, up, t, 0, legs)
         else:  # nothing to split: one message along its whole route
             bit, route = legs[0]
-            _Message(self.env, self._carry(t, first, route, None, bit))
+            self._start(first, route, t, bit)
         if a < self.resend_max:  # its timer: resend if still incomplete at timeout + delay
             q = self._resend_q
             q.append((now + self.resend_after, t))
@@ -726,7 +754,8 @@ class QueueNet:
                 yield Timeout(env, due - env._now)
                 continue
             q.popleft()
-            if tx.complete[t] != tx.complete[t]:  # nan: still incomplete
+            # still incomplete (a delivery settled ahead of its time, `_deliver`, counts from then)
+            if not tx.complete[t] <= env._now:
                 self._send(t)
 
     def transaction_source(self, batches, register):

@@ -7,12 +7,19 @@ keeps the model within a few percent of a bare SimPy chain. The station keeps
 exact time integrals of busy servers and queue length, so utilisation and
 time-average queue length need no sampling. It also knows the processes in
 service (`serving`, in order of service start) so a failure can interrupt them.
+
+A *steady* station (one no fault can take down: `QueueNet.mark_steady`) may settle a
+departure lazily: the message records it in `pending` and goes straight on (its service and
+next link as one Timeout), and the station applies the departure, at its own time and in the
+order its event would have had, when it is next looked at (`flush`). A message that must wait
+turns the pending departures back into events (`materialize`), since one of them wakes it.
 """
 
 from __future__ import annotations
 
 from array import array
 from collections import deque
+from heapq import heappop, heappush
 from typing import Callable
 
 import numpy as np
@@ -30,7 +37,7 @@ class Station:
         "epoch", "slow", "on_failure", "recovered", "extra_latency", "serving",
         "arrivals", "completed", "rejected", "lost",
         "busy_area", "queue_area", "last_t", "stats_from",
-        "sojourn", "wait", "record_from", "initial",
+        "sojourn", "wait", "record_from", "initial", "steady", "pending",
     )
 
     def __init__(self, env: Environment, name: str, kind: str, servers: int, buffer: int | None,
@@ -65,9 +72,72 @@ class Station:
         self.wait = array("d")
         self.record_from = 0.0
         self.initial = 0  # messages inside when statistics (re)started
+        self.steady = False  # never fails: departures may be settled lazily
+        # lazy departures: (time, event id it would have had, arrival time, service start)
+        self.pending: list[tuple[float, int, float, float]] = []
+
+    def flush(self) -> None:
+        """Apply the lazy departures that precede the event being processed (`env._cur`,
+        `FastEnvironment`), in the order of their keys (time, priority 1, event id) as the
+        event loop would have: the same accounting steps, counts and samples, in that order.
+        No message waits while departures are pending (`materialize`), so none is started."""
+        cur = self.env._cur
+        now = cur[0]
+        pend = self.pending
+        busy, area, last, done = self.busy, self.busy_area, self.last_t, self.completed
+        sojourn, wait, record_from = self.sojourn, self.wait, self.record_from
+        while pend:
+            t2, e2, t_arr, t_start = pend[0]
+            if t2 >= now and (t2 > now or cur[1] < 1 or (cur[1] == 1 and e2 > cur[2])):
+                break
+            heappop(pend)
+            area += busy * (t2 - last)  # nobody waits: the queue-length integral is unchanged
+            last = t2
+            busy -= 1
+            done += 1
+            if t_arr >= record_from:
+                sojourn.append(t2 - t_arr)
+                wait.append(t_start - t_arr)
+        self.busy, self.busy_area, self.last_t, self.completed = busy, area, last, done
+
+    def materialize(self) -> None:
+        """A message is about to wait: schedule the pending departures as events (one of them
+        will wake it), at their times and with their event ids, so the order is unchanged."""
+        env = self.env
+        queue = env._queue
+        depart = self._depart
+        for t2, e2, t_arr, t_start in self.pending:
+            ev = Event(env)
+            ev.callbacks.append(depart)
+            ev._ok = True
+            ev._value = (t_arr, t_start)
+            heappush(queue, (t2, 1, e2, ev))
+        self.pending.clear()
+
+    def _depart(self, event: Event) -> None:
+        """A materialized departure: what the message's own service end would have done."""
+        if self.pending:
+            self.flush()
+        t_arr, t_start = event._value
+        now = self.env._now
+        q = self.queue
+        dt = now - self.last_t
+        self.busy_area += self.busy * dt
+        self.queue_area += len(q) * dt
+        self.last_t = now
+        if q:
+            q.popleft().succeed()
+        else:
+            self.busy -= 1
+        self.completed += 1
+        if t_arr >= self.record_from:
+            self.sojourn.append(now - t_arr)
+            self.wait.append(t_start - t_arr)
 
     def account(self) -> None:
         """Bring the busy/queue time integrals up to now."""
+        if self.pending:
+            self.flush()
         now = self.env.now
         dt = now - self.last_t
         self.busy_area += self.busy * dt
@@ -98,6 +168,8 @@ class Station:
         for the repair in their order of arrival here."""
         if not self.up:
             return
+        if self.steady:  # its departures may be pending: marking it steady was wrong
+            raise RuntimeError(f"{self.name} is marked steady (never fails) but failed")
         self.account()
         self.up = False
         self.epoch += 1
@@ -127,6 +199,8 @@ class Station:
             self.env.schedule(rec, URGENT)
 
     def in_system(self) -> int:
+        if self.pending:
+            self.flush()
         return self.busy + len(self.queue)
 
     def balance(self) -> int:
