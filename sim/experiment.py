@@ -202,12 +202,33 @@ def _difference_task(scenario: Scenario, seed: int, directory: Path, change: str
     arms = {}
     for arm, sc in (("as_written", scenario), ("changed", changed)):
         (directory / arm).mkdir(parents=True, exist_ok=True)
-        arms[arm] = measures_of(sc, seed, directory / arm)
+        arms[arm] = TASKS["measures"](sc, seed, directory / arm, "")  # (a test's stub too)
     out = {f"{arm}.{m}": v for arm, ms in arms.items() for m, v in ms.items()}
     for m, v in arms["as_written"].items():
         w = arms["changed"].get(m)
         out[f"difference.{m}"] = (w - v) if v is not None and w is not None else None
     return out
+
+
+def difference_task(scenario: Scenario, spec: str, flag: str = "--difference") -> str:
+    """`KEY=VALUE` (a scalar in YAML) as a "difference:" task; the changed scenario is
+    validated now, so a bad key or value stops before any run, naming `flag`."""
+    import yaml
+
+    key, eq, text = spec.partition("=")
+    key = key.strip()
+    if not eq or not key:
+        raise ScenarioError(f"{flag}: {spec[:100]!r}: write it KEY=VALUE, e.g. "
+                            "oversight.audits.cycle_years=1")
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        value = text
+    if isinstance(value, (dict, list)) or value is None:
+        raise ScenarioError(f"{flag}: {spec[:100]!r}: the value must be one number, word or "
+                            "true/false")
+    changed_scenario(scenario, {key: value}, flag)
+    return "difference:" + json.dumps({key: value})
 
 
 def changed_scenario(scenario: Scenario, change: dict, what: str = "--difference") -> Scenario:

@@ -304,3 +304,36 @@ def test_calibrate_posterior_then_run_on_the_real_oversight_model(tmp_path):
                             "--replications", "2", "--out", str(run_out), "--quiet"])
     assert r.exit_code == 0, r.output
     assert len(pd.read_csv(run_out / "posterior_draws.csv")) == 4
+
+
+def test_run_posterior_difference_counts_the_draws_below_zero(tmp_path, monkeypatch):
+    """--difference: each run is a paired comparison; the share of posterior draws below zero is
+    printed. Stub: the change lowers true misuse by (base_propensity - 0.5) * 100 rows, so it is
+    below zero exactly in the draws whose base_propensity exceeds 0.5 (half the particles)."""
+    from sim import experiment
+
+    def stub(scenario, seed, directory, _arg):
+        cut = 100 * (scenario.oversight.reporting.base_propensity - 0.5)
+        yearly = scenario.oversight.audits.cycle_years == 1
+        return {"true_misuse_rows": 1000.0 - (cut if yearly else 0.0), "reported_share": 0.5}
+
+    monkeypatch.setitem(experiment.TASKS, "measures", stub)
+    scen = tmp_path / "passive_small.yaml"
+    scen.write_text(yaml.safe_dump(SMALL))
+    fp = scenario_fingerprint(parse_scenario(SMALL), [k for k, _ in FREE])
+    priors = declared_priors(parse_scenario(SMALL))
+    particles = pd.DataFrame({"weight": [0.25] * 4} | {p.name: np.linspace(p.low, p.high, 4) for p in priors})
+    path = _posterior_file(tmp_path, {"passive_small": ("fitted", fp)}, particles)
+    out = tmp_path / "res"
+    r = runner.invoke(app, ["run", str(scen), "--posterior", str(path), "--replications", "8", "--out", str(out),
+                            "--quiet", "--difference", "oversight.audits.cycle_years=1"],
+                      env={"COLUMNS": "250"})
+    assert r.exit_code == 0, r.output
+    runs = pd.read_csv(out / "posterior_runs.csv")
+    draws = pd.read_csv(out / "posterior_draws.csv")
+    d = runs[runs["point"] == 1].merge(draws[["key", "oversight.reporting.base_propensity"]], on="key")
+    expected = (d["oversight.reporting.base_propensity"] > 0.5).sum()
+    assert 0 < expected < len(d)  # the draws straddle 0.5: the count is informative
+    assert f"below zero in {expected} of {len(d)} posterior draws" in " ".join(r.output.split())
+    bad = runner.invoke(app, ["run", str(scen), "--out", str(tmp_path / "x"), "--difference", "a=1"])
+    assert bad.exit_code == 2 and "--difference: only with --posterior" in bad.output

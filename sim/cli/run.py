@@ -42,6 +42,10 @@ def run(
     posterior: Optional[Path] = typer.Option(
         None, "--posterior", help="posterior file (clets calibrate --posterior): each replication also "
                                   "runs with its own draw of the oversight parameters; two intervals"),
+    difference: Optional[str] = typer.Option(
+        None, "--difference", help="with --posterior: KEY=VALUE; every run is a paired comparison (as "
+        "written and changed, same seed): intervals of the difference, and the share of posterior "
+        "draws in which it is below zero"),
 ) -> None:
     """Run a scenario: the message path (model: network) or the years of oversight
     (model: oversight); writes its tables (Parquet/CSV) and manifest. With --posterior, every
@@ -64,7 +68,10 @@ def run(
         if load_factor is not None:
             raise ScenarioError("--load-factor: not with --posterior (set traffic.load_factor in the scenario)")
         return _run_posterior(scenario, scenario_file, posterior, seed, replications, workers, out_dir,
-                              quiet, force)
+                              quiet, force, difference)
+    if difference is not None:
+        raise ScenarioError("--difference: only with --posterior (for a paired comparison over "
+                            "replications use clets compare)")
     sized = scenario if load_factor is None else scenario.model_copy(
         update={"traffic": scenario.traffic.model_copy(update={"load_factor": load_factor})})
     check_size(sized, runs=replications, workers=workers, force=force,
@@ -100,7 +107,7 @@ def run(
 
 
 def _run_posterior(scenario: Scenario, scenario_file: Path, posterior_file: Path, seed, replications: int,
-                   workers: int, out_dir, quiet: bool, force: bool) -> None:
+                   workers: int, out_dir, quiet: bool, force: bool, difference: str | None = None) -> None:
     """Replications at the posterior median and with a posterior draw each (same seeds); every
     headline output with both 95% intervals (sim.posterior.posterior_runs)."""
     import time
@@ -114,10 +121,16 @@ def _run_posterior(scenario: Scenario, scenario_file: Path, posterior_file: Path
                             "oversight parameters, which only model: oversight or both runs")
     post = read_posterior(posterior_file)
     role = check_applies(post, scenario)
+    task, headline = "measures", _headline(scenario)
+    if difference is not None:
+        from sim.experiment import difference_task
+
+        task = difference_task(scenario, difference)
+        headline = [f"difference.{m}" for m in headline]
     if replications < 2:
         raise ScenarioError(f"--replications: at least 2 with --posterior (got {replications}); each "
                             "interval needs a spread, e.g. --replications 8")
-    check_size(scenario, runs=2 * replications, workers=workers, force=force)
+    check_size(scenario, runs=(4 if difference else 2) * replications, workers=workers, force=force)
     root = _seed(scenario, seed)
     target = _out_dir(scenario, out_dir, root, "posterior-")
     t0 = time.perf_counter()
@@ -129,7 +142,7 @@ def _run_posterior(scenario: Scenario, scenario_file: Path, posterior_file: Path
             if not quiet:
                 bar.update(completed=0)
             res = posterior_runs(load_yaml(Path(scenario_file)), str(scenario_file), post, root, replications,
-                                 tmp, workers, measures=_headline(scenario),
+                                 tmp, workers, task=task, measures=headline,
                                  on_done=None if quiet else (lambda _r: bar.update(advance=1)))
         res.runs.to_parquet(tmp / "posterior_runs.parquet", index=False)
         res.runs.to_csv(tmp / "posterior_runs.csv", index=False)
@@ -147,6 +160,8 @@ def _run_posterior(scenario: Scenario, scenario_file: Path, posterior_file: Path
                                                    for r in res.records if r["status"] != "complete"],
                        wall_s=round(time.perf_counter() - t0, 2))
     _print_posterior_intervals(scenario, res, replications)
+    if difference is not None:
+        _print_below_zero(res, headline, difference)
     if len(failed):
         err.print(f"[red]{len(failed)} run(s) failed[/]: see posterior_runs.csv (error column)")
     out.print(f"results: [bold]{target}[/]")
@@ -181,6 +196,16 @@ def _print_posterior_intervals(scenario: Scenario, res, replications: int) -> No
               "2.5-97.5% quantiles from 40); the means' 95% CIs and the paired differences (draws minus "
               "median) are in posterior_intervals.csv and posterior_differences.csv; the parameters of "
               "every run in posterior_draws.csv.", highlight=False)
+
+
+def _print_below_zero(res, headline: list[str], difference: str) -> None:
+    """In how many posterior draws the paired difference is below zero (point 1: the draws)."""
+    draws = res.runs[(res.runs["point"] == 1) & (res.runs["status"] == "complete")]
+    for m in headline[:4]:
+        v = draws[m].dropna() if m in draws else []
+        if len(v):
+            out.print(f"{m} ({difference} minus as written): below zero in {int((v < 0).sum())} of "
+                      f"{len(v)} posterior draws ({(v < 0).mean():.0%})", highlight=False)
 
 
 def _run_oversight(scenario: Scenario, scenario_file: Path, seed, out_dir) -> None:

@@ -116,29 +116,11 @@ def _task(scenario: Scenario, county: Optional[str], difference: Optional[str]) 
 
 
 def _difference(scenario: Scenario, county: Optional[str], spec: str) -> str:
-    """--difference KEY=VALUE as a task; the changed scenario is validated now."""
-    import json
-
-    import yaml
-
-    from sim.experiment import changed_scenario
+    from sim.experiment import difference_task
 
     if county is not None:
         raise ScenarioError("--difference: not with --county (the knee is not a paired measure)")
-    key, eq, text = spec.partition("=")
-    key = key.strip()
-    if not eq or not key:
-        raise ScenarioError(f"--difference: {spec[:100]!r}: write it KEY=VALUE, e.g. "
-                            "oversight.audits.cycle_years=1")
-    try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError:
-        value = text
-    if isinstance(value, (dict, list)) or value is None:
-        raise ScenarioError(f"--difference: {spec[:100]!r}: the value must be one number, word or "
-                            "true/false")
-    changed_scenario(scenario, {key: value})
-    return "difference:" + json.dumps({key: value})
+    return difference_task(scenario, spec)
 
 
 def _outputs(scenario: Scenario, task: str, spec: Optional[str]) -> list[str]:
