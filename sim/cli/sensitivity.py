@@ -79,14 +79,13 @@ def sensitivity(
     names = _outputs(scenario, task, outputs)
     factors = sa.choose_factors(scenario, params)
     if task.startswith("difference:"):
-        import json
-
         changed = next(iter(json.loads(task.partition(":")[2])))
         if changed in {f.name for f in factors}:
             raise ScenarioError(f"--difference: {changed!r} is also a parameter in --params: the "
                                 "change would override its sampled value")
     runs = sa.run_count(method, samples, len(factors), replications, tornado)
-    per_run = 1 if task == "measures" else 6  # the knee's bisection: about 6 runs per set
+    # simulations per parameter set: the knee's bisection about 6, a paired comparison 2
+    per_run = 6 if task.startswith("knee") else 2 if task.startswith("difference") else 1
     check_size(scenario, runs=runs * per_run, workers=workers, force=force, local=scheduler is None,
                flags={"runs": f"--samples {samples} x {len(factors)} parameters"})
     ident = hashlib.sha256(json.dumps(
