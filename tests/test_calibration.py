@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 import yaml
 
 from sim.calibration import (
@@ -55,6 +56,7 @@ def test_outcome_weights_reproduce_the_shares_through_the_model_draw():
         assert abs(k - n * p) <= 4 * math.sqrt(n * p * (1 - p)), (o, k / n, p)
 
 
+@pytest.mark.slow  # ~1 min of fitting: `make test` stays under 10 minutes (the ABC toy test is fast)
 def test_least_squares_recovers_known_parameters(tmp_path):
     """A synthetic record made at known values is fitted back from a wrong start."""
     (tmp_path / "passive_small.yaml").write_text(yaml.safe_dump(SMALL))

@@ -73,7 +73,7 @@ class Config:
     workers: int
 
 
-FAST = Config(schema_hostile_rows=1, schema_valid_rows=1, combos=25, e2e=10, flag_values=2,
+FAST = Config(schema_hostile_rows=1, schema_valid_rows=1, combos=25, e2e=6, flag_values=2,
               corpus_commands=False, special_commands=("check", "run"), workers=1)
 SLOW = Config(schema_hostile_rows=6, schema_valid_rows=3, combos=600, e2e=150, flag_values=12,
               corpus_commands=True, special_commands=("check", "run", "journal", "topology",
