@@ -200,8 +200,16 @@ def _print_posterior_intervals(scenario: Scenario, res, replications: int) -> No
 
 def _print_below_zero(res, headline: list[str], difference: str) -> None:
     """In how many posterior draws the paired difference is below zero (point 1: the draws)."""
+    from sim.measures import get
+
+    def registry_headline(m: str) -> bool:  # the registry's headline measures first
+        try:
+            return get(m.split(".", 1)[1]).headline
+        except KeyError:
+            return False
+
     draws = res.runs[(res.runs["point"] == 1) & (res.runs["status"] == "complete")]
-    for m in headline[:4]:
+    for m in sorted(headline, key=lambda m: not registry_headline(m))[:4]:
         v = draws[m].dropna() if m in draws else []
         if len(v):
             out.print(f"{m} ({difference} minus as written): below zero in {int((v < 0).sum())} of "
