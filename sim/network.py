@@ -552,6 +552,7 @@ class QueueNet:
                             continue
                         self._fail(m, legs, LOST, R_FAILED, st)
                         return
+                    # the departure: the steps of `Station._depart`, inlined (the hot path)
                     now = env._now
                     if st.pending:
                         st.flush()

@@ -243,6 +243,17 @@ def test_parameter_uncertainty_widens_the_interval_with_common_random_numbers(tm
     assert [replication_draw(post, 11, r) for r in range(5)] == d[d["point"] == 1]["particle"].tolist()[:5]
 
 
+def _small_scenario_and_posterior(tmp_path):
+    """SMALL written as passive_small.yaml, and a posterior fitted on it: 4 equal-weight
+    particles spread evenly over each parameter's declared range."""
+    scen = tmp_path / "passive_small.yaml"
+    scen.write_text(yaml.safe_dump(SMALL))
+    fp = scenario_fingerprint(parse_scenario(SMALL), [k for k, _ in FREE])
+    priors = declared_priors(parse_scenario(SMALL))
+    particles = pd.DataFrame({"weight": [0.25] * 4} | {p.name: np.linspace(p.low, p.high, 4) for p in priors})
+    return scen, _posterior_file(tmp_path, {"passive_small": ("fitted", fp)}, particles)
+
+
 def test_clets_run_posterior_prints_two_intervals_and_writes_the_draws(tmp_path, monkeypatch):
     """The command end to end on a stub model (sim.experiment.TASKS): exit 0, both intervals
     per headline output, every run's parameters in posterior_draws.csv, a complete manifest."""
@@ -256,12 +267,7 @@ def test_clets_run_posterior_prints_two_intervals_and_writes_the_draws(tmp_path,
         return {"reported_share": float(share), "true_misuse_rows": float(1000 + 10 * rng.normal())}
 
     monkeypatch.setitem(experiment.TASKS, "measures", stub)
-    scen = tmp_path / "passive_small.yaml"
-    scen.write_text(yaml.safe_dump(SMALL))
-    fp = scenario_fingerprint(parse_scenario(SMALL), [k for k, _ in FREE])
-    priors = declared_priors(parse_scenario(SMALL))
-    particles = pd.DataFrame({"weight": [0.25] * 4} | {p.name: np.linspace(p.low, p.high, 4) for p in priors})
-    path = _posterior_file(tmp_path, {"passive_small": ("fitted", fp)}, particles)
+    scen, path = _small_scenario_and_posterior(tmp_path)
     out = tmp_path / "res"
     r = runner.invoke(app, ["run", str(scen), "--posterior", str(path), "--replications", "6", "--out", str(out),
                             "--quiet"], env={"COLUMNS": "250"})  # one line per table row
@@ -318,12 +324,7 @@ def test_run_posterior_difference_counts_the_draws_below_zero(tmp_path, monkeypa
         return {"true_misuse_rows": 1000.0 - (cut if yearly else 0.0), "reported_share": 0.5}
 
     monkeypatch.setitem(experiment.TASKS, "measures", stub)
-    scen = tmp_path / "passive_small.yaml"
-    scen.write_text(yaml.safe_dump(SMALL))
-    fp = scenario_fingerprint(parse_scenario(SMALL), [k for k, _ in FREE])
-    priors = declared_priors(parse_scenario(SMALL))
-    particles = pd.DataFrame({"weight": [0.25] * 4} | {p.name: np.linspace(p.low, p.high, 4) for p in priors})
-    path = _posterior_file(tmp_path, {"passive_small": ("fitted", fp)}, particles)
+    scen, path = _small_scenario_and_posterior(tmp_path)
     out = tmp_path / "res"
     r = runner.invoke(app, ["run", str(scen), "--posterior", str(path), "--replications", "8", "--out", str(out),
                             "--quiet", "--difference", "oversight.audits.cycle_years=1"],

@@ -170,6 +170,39 @@ def _out_dir(scenario: Scenario, out_opt: Optional[Path], seed: int, what: str =
     return Path(scenario.outputs.dir) / scenario.name / (what + new_run_id(seed))
 
 
+def check_prior_manifest(target: Path, kind: str) -> None:
+    """A results folder being resumed must hold results of this kind and manifest version; an
+    unreadable manifest is noted (it is rewritten when the command completes)."""
+    import json
+
+    from sim.outputs import MANIFEST_VERSION
+
+    old = Path(target) / "manifest.json"
+    if not old.exists():
+        return
+    try:
+        prior = json.loads(old.read_text())
+    except (OSError, ValueError, UnicodeDecodeError):
+        err.print(f"{old} was unreadable (corrupt); it is rewritten when the {kind} completes")
+        return
+    if not isinstance(prior, dict):
+        prior = {}
+    if prior.get("manifest_version") != MANIFEST_VERSION or prior.get("kind") != kind:
+        raise ScenarioError(f"--out: {target} holds results of another kind or version "
+                            f"({prior.get('kind')}, v{prior.get('manifest_version')}); choose another")
+
+
+def check_writable(target: Path) -> None:
+    """Make the results folder and prove a file can be written there, before any run."""
+    try:
+        Path(target).mkdir(parents=True, exist_ok=True)
+        probe = Path(target) / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as e:
+        raise ScenarioError(f"--out: {target} is not writable ({e.strerror})") from None
+
+
 def _report(target: Path) -> None:
     """Write report.html into a finished run directory and say where it is."""
     from sim.report import write_report

@@ -14,9 +14,11 @@ from sim.cli.common import (
     LazyBar,
     _report,
     app,
+    check_prior_manifest,
     check_replications,
     check_size,
     check_workers,
+    check_writable,
     err,
     out,
     user_errors,
@@ -94,40 +96,23 @@ def _run_experiment(scenario: Scenario, scenario_file: Path, replications: Optio
                     scheduler: Optional[str], dask: bool, target: Path, quiet: bool, resolved=None) -> None:
     """Plan, run (resuming finished runs), summarise and report a sweep or replicated run
     (`resolved`: the points `sweep` already validated to size it)."""
-    import json
 
     from sim.cli.compare import VERDICT_STYLE
     from sim.config.reader import load_yaml
     from sim.experiment import baseline_index, plan, run_all, summarise
     from sim.measures import fmt, fmt_difference, label
-    from sim.outputs import MANIFEST_VERSION, write_manifest
+    from sim.outputs import write_manifest
 
     raw = load_yaml(Path(scenario_file)) if resolved is None else None  # read once per command
+    check_prior_manifest(target, "sweep")
     old = target / "manifest.json"
-    if old.exists():
-        try:
-            prior = json.loads(old.read_text())
-        except (OSError, ValueError, UnicodeDecodeError):
-            prior = {"manifest_version": MANIFEST_VERSION, "kind": "sweep"}  # rewritten at the end
-            err.print(f"{old} was unreadable (corrupt); it is rewritten when the sweep completes")
-        if not isinstance(prior, dict):
-            prior = {}
-        if prior.get("manifest_version") != MANIFEST_VERSION or prior.get("kind") != "sweep":
-            raise ScenarioError(f"--out: {target} holds results of another kind or version "
-                                f"({prior.get('kind')}, v{prior.get('manifest_version')}); choose another")
     import time as _time
 
     t0 = _time.perf_counter()
     specs, points = plan(scenario, raw, target, str(scenario_file), replications,
                          resolved)  # validates all points (unless given)
     _check_measures(scenario.sweep.measures if scenario.sweep else [])
-    try:
-        target.mkdir(parents=True, exist_ok=True)
-        probe = target / ".write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as e:
-        raise ScenarioError(f"--out: {target} is not writable ({e.strerror})") from None
+    check_writable(target)
     old.unlink(missing_ok=True)  # not complete until every run has finished
     err.print(f"{len(points)} point(s) x {len(specs) // len(points)} replication(s) = {len(specs)} runs "
               f"in {target}")

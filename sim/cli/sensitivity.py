@@ -15,9 +15,11 @@ from sim.cli.common import (
     _report,
     _resolve_county,
     app,
+    check_prior_manifest,
     check_replications,
     check_size,
     check_workers,
+    check_writable,
     err,
     out,
     user_errors,
@@ -155,19 +157,13 @@ def _analysis(scenario, scenario_file, design, outputs, task, replications, resa
 
     from sim import sensitivity as sa
     from sim.config.reader import load_yaml
-    from sim.outputs import MANIFEST_VERSION, folder_lock, write_manifest
+    from sim.outputs import folder_lock, write_manifest
 
     t0 = time.perf_counter()
     planned = sa.plan_runs(scenario, load_yaml(Path(scenario_file)), design, target, replications,
                            task, tornado, str(scenario_file))
-    try:
-        target.mkdir(parents=True, exist_ok=True)
-        probe = target / ".write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as e:
-        raise ScenarioError(f"--out: {target} is not writable ({e.strerror})") from None
-    _check_prior(target, MANIFEST_VERSION)
+    check_writable(target)
+    check_prior_manifest(target, KIND)
     INTERRUPTED[0] = (f"interrupted; the finished runs in {target} are kept: the same command "
                       "resumes where it stopped")
     with folder_lock(target / ".lock", f"results folder {target}"):
@@ -211,22 +207,6 @@ def _analysis(scenario, scenario_file, design, outputs, task, replications, resa
     _print(design, indices, outputs, answer, len(res.records), resumed)
     _report(target)
     out.print(f"results: [bold]{target}[/]")
-
-
-def _check_prior(target: Path, version: int) -> None:
-    import json
-
-    old = target / "manifest.json"
-    if not old.exists():
-        return
-    try:
-        prior = json.loads(old.read_text())
-    except (OSError, ValueError, UnicodeDecodeError):
-        return  # rewritten when the analysis completes
-    if not isinstance(prior, dict) or prior.get("manifest_version") != version \
-            or prior.get("kind") != KIND:
-        kind = prior.get("kind") if isinstance(prior, dict) else None
-        raise ScenarioError(f"--out: {target} holds results of another kind ({kind}); choose another")
 
 
 def _design_frame(design):
