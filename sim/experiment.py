@@ -334,6 +334,27 @@ def run_all(specs: list[RunSpec], workers: int = 1, scheduler: str | None = None
     return [results[s.key] for s in specs]
 
 
+# A local cluster's workers run one CPU-bound simulation each on all the cores there are, so
+# every background cycle of the cluster's processes is taken from a simulation: the profiler's
+# stack walk every 10 ms (for a dashboard these clusters do not have), every server's 20 ms
+# event-loop watchdog, the scheduler's work stealing every 100 ms (pointless when tasks wait at
+# the scheduler until a worker is free). Off or slowed, benchmarks/sweep_scaling.py's sweep took
+# ~8% less wall time (docs/experiments.md).
+# fork: workers start with the simulator already imported, as a process pool's do.
+LOCAL_DASK_CONFIG = {
+    "distributed.worker.multiprocessing-method": "fork",
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.system-monitor.interval": "5s",
+    "distributed.admin.system-monitor.gil.enabled": False,
+    "distributed.worker.memory.monitor-interval": "2s",
+    "distributed.admin.tick.interval": "500ms",  # every server's event-loop watchdog (20 ms)
+    # one task per worker at a time, the rest queued at the scheduler for whichever worker is
+    # free first (1.1 would hand each single-threaded worker a second one to hold)
+    "distributed.scheduler.worker-saturation": 1.0,
+    "distributed.scheduler.work-stealing": False,  # nothing held by a worker to steal
+}
+
+
 def _run_dask(specs, workers, scheduler, done) -> None:
     try:
         from dask.distributed import Client, LocalCluster
@@ -350,11 +371,10 @@ def _run_dask(specs, workers, scheduler, done) -> None:
 
                 import dask
 
-                # fork: workers start with the simulator already imported (as a process pool's do),
-                # and ignoring Ctrl-C: this process answers it and closes them
+                # workers start ignoring Ctrl-C: this process answers it and closes them
                 ctrl_c = signal.signal(signal.SIGINT, signal.SIG_IGN)
                 try:
-                    with dask.config.set({"distributed.worker.multiprocessing-method": "fork"}):
+                    with dask.config.set(LOCAL_DASK_CONFIG):
                         cluster = LocalCluster(
                             n_workers=workers, threads_per_worker=1, processes=True,
                             dashboard_address=None,  # no dashboard, no fixed port

@@ -72,6 +72,27 @@ def test_executors_give_identical_results(tmp_path):
     assert runs.loc[(1, 0), "reported_share"] >= runs.loc[(0, 0), "reported_share"]
 
 
+def _worker_settings(spec):
+    """Stands in for `execute` on a Dask worker: reports the worker's own settings."""
+    import dask
+
+    return {"key": spec.key, "status": "complete",
+            "profile": dask.config.get("distributed.worker.profile.enabled"),
+            "monitor": dask.config.get("distributed.admin.system-monitor.interval")}
+
+
+def test_local_dask_workers_run_without_the_sampling_profiler(tmp_path, monkeypatch):
+    """A local cluster's workers take every core; Dask's profiler (a stack walk every 10 ms)
+    cost ~10 CPU-s over benchmarks/sweep_scaling.py. The setting must reach the forked workers."""
+    import sim.experiment
+
+    monkeypatch.setattr(sim.experiment, "execute", _worker_settings)
+    specs, _ = specs_for(tmp_path)
+    records = run_all(specs[:2], workers=1, dask_local=True)
+    assert [r["profile"] for r in records] == [False, False]
+    assert {r["monitor"] for r in records} == {"5s"}
+
+
 def test_paired_differences_and_summary(tmp_path):
     specs, points = specs_for(tmp_path)
     runs, summary, diffs = summarise(run_all(specs, workers=2), points, 0,
