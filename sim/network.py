@@ -243,6 +243,7 @@ class FastEnvironment(Environment):
             until.callbacks.append(StopSimulation.callback)
         queue = self._queue
         message = _Message
+        selfwake = _SELF
         try:
             while True:
                 try:
@@ -251,8 +252,22 @@ class FastEnvironment(Environment):
                     raise EmptySchedule from None
                 self._now = cur[0]
                 event = cur[3]
-                if event.__class__ is message:  # a message waking itself (`_Message`)
-                    event._resume(_SELF)
+                if event.__class__ is message:  # a message waking itself (`_Message`):
+                    # `_Message._resume(_SELF)`, inlined for its commonest case
+                    self._active_proc = event
+                    try:
+                        target = event._generator.send(None)
+                    except StopIteration:
+                        event._finish()
+                        continue
+                    if target is not selfwake:
+                        if target.callbacks is not None:
+                            target.callbacks.append(event._res)
+                        else:  # already processed: go on the general way
+                            event._resume(target)
+                            continue
+                    event._target = target
+                    self._active_proc = None
                     continue
                 callbacks, event.callbacks = event.callbacks, None
                 try:
@@ -325,6 +340,14 @@ class _Message(Process):
             heappush(env._queue, (at, 1, next(env._eid), self))
             self._target = _SELF
 
+    def _finish(self) -> None:
+        """The generator has ended."""
+        self._ok = True
+        self._value = None
+        self.callbacks = None  # processed: nothing waits on it
+        self._res = None  # no reference cycle left: freed without the cyclic collector
+        self.env._active_proc = None
+
     def _resume(self, event: Event) -> None:
         env = self.env
         env._active_proc = self
@@ -339,11 +362,7 @@ class _Message(Process):
                     exc.__cause__ = event._value
                     event = gen.throw(exc)
             except StopIteration:
-                self._ok = True
-                self._value = None
-                self.callbacks = None  # processed: nothing waits on it
-                self._res = None  # no reference cycle left: freed without the cyclic collector
-                env._active_proc = None
+                self._finish()
                 return
             if event.callbacks is not None:
                 event.callbacks.append(self._res)
@@ -512,7 +531,14 @@ class QueueNet:
                         yield ev
                     t_start = env._now
                     if st.epoch == epoch:
-                        end = t_start + st.sample() * st.slow
+                        smp = st.sample  # `Sampler.__call__`, inlined while its block lasts
+                        i = smp._i
+                        buf = smp._buf
+                        if i < len(buf):
+                            smp._i = i + 1
+                            end = t_start + buf[i] * st.slow
+                        else:
+                            end = t_start + smp() * st.slow
                         if st.steady and k < last and not q:
                             ndelay, nlink, ntarget, _ = route[k + 1]
                             if ndelay > 0.0 and (nlink is None or nlink in steady) and (
