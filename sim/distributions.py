@@ -1,7 +1,7 @@
 """Service-time samplers: vectorized numpy draws served one at a time from a buffer.
 
 A sampler knows its mean and variance (so tests and reports can compare with
-theory) and refills a block of draws at once: the hot path pays one list index
+theory) and refills a block of draws at once: the hot path pays one list-iterator step
 per service, never a numpy call.
 """
 
@@ -33,22 +33,25 @@ def draw_block(spec: ServiceTime, rng: np.random.Generator, n: int) -> np.ndarra
 
 
 class Sampler:
-    """Draws from `spec` with its own Generator, a block at a time."""
+    """Draws from `spec` with its own Generator, a block at a time.
 
-    __slots__ = ("spec", "rng", "_buf", "_i", "mean", "variance")
+    `draws` iterates over the current block; the message path takes ``next(draws, None)``
+    and calls `refill` when the block is spent (`sim.network`), as `__call__` does."""
+
+    __slots__ = ("spec", "rng", "draws", "mean", "variance")
 
     def __init__(self, spec: ServiceTime, rng: np.random.Generator):
         self.spec = spec
         self.rng = rng
         self.mean = spec.mean
         self.variance = spec.variance
-        self._buf: list[float] = []
-        self._i = 0
+        self.draws = iter(())
+
+    def refill(self) -> float:
+        """Draw the next block; returns its first value (the rest are in `draws`)."""
+        self.draws = iter(draw_block(self.spec, self.rng, BLOCK).tolist())
+        return next(self.draws)
 
     def __call__(self) -> float:
-        i = self._i
-        if i >= len(self._buf):
-            self._buf = draw_block(self.spec, self.rng, BLOCK).tolist()
-            i = 0
-        self._i = i + 1
-        return self._buf[i]
+        v = next(self.draws, None)
+        return v if v is not None else self.refill()

@@ -506,11 +506,32 @@ class QueueNet:
                         return
                     t_arr = env._now
                     pend = st.pending
-                    if pend and pend[0][0] <= t_arr:
-                        st.flush()
-                    q = st.queue
-                    dt = t_arr - st.last_t
                     busy = st.busy
+                    last_t = st.last_t
+                    if pend and pend[0][0] <= t_arr:
+                        # the departures that precede this event: `Station.flush`'s steps, inlined
+                        cur = env._cur
+                        area = st.busy_area
+                        done = st.completed
+                        record_from = st.record_from
+                        while pend:
+                            t2, e2, a2, s2 = pend[0]
+                            if t2 >= t_arr and (t2 > t_arr or cur[1] < 1 or
+                                                (cur[1] == 1 and e2 > cur[2])):
+                                break
+                            heappop(pend)
+                            area += busy * (t2 - last_t)
+                            last_t = t2
+                            busy -= 1
+                            done += 1
+                            if a2 >= record_from:
+                                st.sojourn.append(t2 - a2)
+                                st.wait.append(s2 - a2)
+                        st.busy_area = area
+                        st.completed = done
+                        st.busy = busy
+                    q = st.queue
+                    dt = t_arr - last_t
                     if busy:  # (adding 0.0 would change nothing)
                         st.busy_area += busy * dt
                     if q:
@@ -531,14 +552,10 @@ class QueueNet:
                         yield ev
                     t_start = env._now
                     if st.epoch == epoch:
-                        smp = st.sample  # `Sampler.__call__`, inlined while its block lasts
-                        i = smp._i
-                        buf = smp._buf
-                        if i < len(buf):
-                            smp._i = i + 1
-                            end = t_start + buf[i] * st.slow
-                        else:
-                            end = t_start + smp() * st.slow
+                        v = next(st.sample.draws, None)  # `Sampler.__call__`, inlined
+                        if v is None:
+                            v = st.sample.refill()
+                        end = t_start + v * st.slow
                         if st.steady and k < last and not q:
                             ndelay, nlink, ntarget, _ = route[k + 1]
                             if ndelay > 0.0 and (nlink is None or nlink in steady) and (

@@ -20,13 +20,12 @@ from __future__ import annotations
 from array import array
 from collections import deque
 from heapq import heappop, heappush
-from typing import Callable
 
 import numpy as np
 from simpy import Environment, Event
 from simpy.events import URGENT
 
-from sim.distributions import BLOCK
+from sim.distributions import BLOCK, Sampler
 
 
 class Station:
@@ -41,7 +40,7 @@ class Station:
     )
 
     def __init__(self, env: Environment, name: str, kind: str, servers: int, buffer: int | None,
-                 sample: Callable[[], float], county: str = "", on_failure: str = "lose"):
+                 sample: Sampler, county: str = "", on_failure: str = "lose"):
         self.env = env
         self.name = name
         self.kind = kind

@@ -197,19 +197,16 @@ def _type_sums(types: list[str], weights: np.ndarray) -> np.ndarray:
 
 def _add_devices(G: nx.DiGraph, agency: str, ori: str, n_term: int, n_mdt: int, county: str,
                  links) -> None:
-    t, r = links.terminal_agency, links.mdt_radio
-    for k in range(n_term):
-        dev = f"term:{ori}:{k}"
-        G.add_node(dev, kind="terminal", agency=agency, county=county)
-        for a, b in ((dev, agency), (agency, dev)):
-            G.add_edge(a, b, link="terminal_agency", latency_s=t.latency_s,
-                       bandwidth_bps=t.bandwidth_bps, up=True)
-    for k in range(n_mdt):
-        dev = f"mdt:{ori}:{k}"
-        G.add_node(dev, kind="mdt", agency=agency, county=county)
-        for a, b in ((dev, agency), (agency, dev)):
-            G.add_edge(a, b, link="mdt_radio", latency_s=r.latency_s, bandwidth_bps=r.bandwidth_bps,
-                       up=True)
+    """An agency's terminals, then its MDTs, each with a link both ways (networkx's bulk
+    adds: ~40,000 devices statewide, a third of the model's build time one by one)."""
+    for prefix, kind, n, link, spec in (("term", "terminal", n_term, "terminal_agency",
+                                         links.terminal_agency),
+                                        ("mdt", "mdt", n_mdt, "mdt_radio", links.mdt_radio)):
+        devices = [f"{prefix}:{ori}:{k}" for k in range(n)]
+        G.add_nodes_from(devices, kind=kind, agency=agency, county=county)
+        G.add_edges_from(((a, b) for dev in devices for a, b in ((dev, agency), (agency, dev))),
+                         link=link, latency_s=spec.latency_s, bandwidth_bps=spec.bandwidth_bps,
+                         up=True)
 
 
 def counts_by_kind(G: nx.DiGraph) -> Counter:
