@@ -79,7 +79,9 @@ class Station:
         """Apply the lazy departures that precede the event being processed (`env._cur`,
         `FastEnvironment`), in the order of their keys (time, priority 1, event id) as the
         event loop would have: the same accounting steps, counts and samples, in that order.
-        No message waits while departures are pending (`materialize`), so none is started."""
+        No message waits while departures are pending (`materialize`), so none is started.
+        `QueueNet._walk` repeats these steps inline at a message's arrival (the hot path):
+        a change here is a change there."""
         cur = self.env._cur
         now = cur[0]
         pend = self.pending
