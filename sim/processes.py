@@ -1,8 +1,8 @@
 """Worker processes that never outlive the command that started them.
 
-`worker_pool(n)` is a ProcessPoolExecutor whose workers ask Linux to send them SIGTERM
-when their parent dies (prctl PR_SET_PDEATHSIG): a `clets sweep` killed with SIGKILL
-leaves no workers writing run folders behind it. Elsewhere the pool is a plain one.
+`worker_pool(n)` is a ProcessPoolExecutor whose workers leave Ctrl-C to their parent and ask
+Linux to send them SIGTERM when their parent dies (prctl PR_SET_PDEATHSIG): a `clets sweep`
+killed with SIGKILL leaves no workers writing run folders behind it. Elsewhere the pool is a plain one.
 """
 
 from __future__ import annotations
@@ -15,7 +15,13 @@ PR_SET_PDEATHSIG = 1
 
 
 def die_with_parent() -> None:
-    """Pool initializer: SIGTERM this process when its parent exits (Linux only)."""
+    """Pool initializer: ignore Ctrl-C, and SIGTERM this process when its parent exits (Linux).
+
+    Ctrl-C reaches the whole foreground group, but it is the parent's to answer: it cancels
+    the runs and ends the workers (`WorkerPool`). A worker interrupted itself would send its
+    KeyboardInterrupt back through the result pipe, and the parent, ending it mid-message,
+    could leave the pool's manager thread waiting for the rest of that message for ever."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if not sys.platform.startswith("linux"):
         return
     import ctypes
