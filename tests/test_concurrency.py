@@ -145,9 +145,12 @@ def test_ctrl_c_prints_one_line_and_stops_every_worker(tmp_path, executor):
         "name": "ctrlc", "model": "oversight", "seed": 1, "topology": {"counties": ["Alpine"]},
         "oversight": {"years": 3, "warmup_days": 10},
         "sweep": {"grid": {"oversight.investigation.budget_base": [1, 2, 3, 4]}, "replications": 1}}))
+    # as a terminal's foreground command: Ctrl-C not ignored, even when this suite runs as a
+    # background job (whose commands a shell starts with SIGINT ignored, which Python keeps)
     main = subprocess.Popen([sys.executable, "-m", "sim.cli", "sweep", str(scen), *executor,
                              "--out", str(tmp_path / "sw")], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 90
     while time.time() < deadline and not list((tmp_path / "sw" / "runs").glob("*")):
         time.sleep(0.2)  # a run has started writing: the workers are busy
