@@ -91,8 +91,7 @@ def model_side(net: Net, n: int, seed: int) -> tuple[int, int, float]:
         route += ((net.link, None, None, False),)
     q.routes = [route]
     q.mark_steady(stations.values(), ())  # no faults here, as `sim.runner` marks a run without
-    q.env.process(q.source([SimpleNamespace(time=times)],
-                           lambda b: np.zeros(len(b.time), dtype=np.int64)))
+    q.source([SimpleNamespace(time=times)], lambda b: np.zeros(len(b.time), dtype=np.int64))
     q.env.run()
     return len(q.log), sum(1 for f in q.log.fate if f == DELIVERED), q.env.now
 

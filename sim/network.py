@@ -260,13 +260,13 @@ class FastEnvironment(Environment):
                     except StopIteration:
                         event._finish()
                         continue
-                    if target is not selfwake:
+                    if target is not selfwake:  # (woken here, its target was `_SELF`)
                         if target.callbacks is not None:
-                            target.callbacks.append(event._res)
+                            target.callbacks.append(event._resume)
                         else:  # already processed: go on the general way
                             event._resume(target)
                             continue
-                    event._target = target
+                        event._target = target
                     self._active_proc = None
                     continue
                 callbacks, event.callbacks = event.callbacks, None
@@ -333,7 +333,6 @@ class _Message(Process):
         self.callbacks = []
         self._value = _NOT_TRIGGERED
         self._generator = generator
-        self._res = self._resume
         if at is None:
             self._target = Initialize(env, self)
         else:
@@ -345,7 +344,6 @@ class _Message(Process):
         self._ok = True
         self._value = None
         self.callbacks = None  # processed: nothing waits on it
-        self._res = None  # no reference cycle left: freed without the cyclic collector
         self.env._active_proc = None
 
     def _resume(self, event: Event) -> None:
@@ -365,7 +363,7 @@ class _Message(Process):
                 self._finish()
                 return
             if event.callbacks is not None:
-                event.callbacks.append(self._res)
+                event.callbacks.append(self._resume)
                 break
         self._target = event
         env._active_proc = None
@@ -699,8 +697,13 @@ class QueueNet:
         else:  # nothing to merge: the walk crosses the link itself
             _Message(self.env, self._walk(m, route, False, legs, t, bit))
 
-    def source(self, batches, route_of):
-        """SimPy process: start one message process per arrival of each batch, in time order.
+    def source(self, batches, route_of) -> Process:
+        """Start the sender: a process that starts one message process per arrival of each
+        batch, in time order (`_arrivals`)."""
+        return _Message(self.env, self._arrivals(batches, route_of))
+
+    def _arrivals(self, batches, route_of):
+        """The sender's process body (run as a `_Message`: it wakes itself, `_SELF`).
 
         `batches` yields objects with a sorted ``time`` array; `route_of(batch)` gives the
         route ids (into ``self.routes``) of the batch's messages. The sender crosses the first
@@ -712,7 +715,6 @@ class QueueNet:
         env = self.env
         queue = env._queue
         eid = env._eid
-        new = object.__new__
         walk = self._walk
         routes = self.routes
         steady = self.steady_links
@@ -732,10 +734,8 @@ class QueueNet:
                     _Message(env, walk(i, route, True), now + delay)
                     continue
                 if now > env._now:
-                    ev = new(_Wake)
-                    ev.callbacks = []
-                    heappush(queue, (now, 1, next(eid), ev))
-                    yield ev
+                    heappush(queue, (now, 1, next(eid), env._active_proc))
+                    yield _SELF
                 delay = self._cross(i, route[0], None)
                 if delay is None:
                     continue
@@ -802,17 +802,24 @@ class QueueNet:
             if not tx.complete[t] <= env._now:
                 self._send(t)
 
-    def transaction_source(self, batches, register):
-        """SimPy process: like `source`, for transactions; `register(batch)` records the
+    def transaction_source(self, batches, register) -> Process:
+        """Start the sender of transactions: like `source`; `register(batch)` records the
         batch's transactions in `self.tx` and returns the id of its first."""
+        return _Message(self.env, self._transaction_arrivals(batches, register))
+
+    def _transaction_arrivals(self, batches, register):
+        """The sender's process body for transactions (run as a `_Message`)."""
         env = self.env
+        queue = env._queue
+        eid = env._eid
         send = self._send
         for batch in batches:
             first = register(batch)
             for j, t in enumerate(batch.time.tolist()):
                 dt = t - env._now
-                if dt > 0:
-                    yield Timeout(env, dt)
+                if dt > 0:  # the instant a Timeout(dt) would wake it at
+                    heappush(queue, (env._now + dt, 1, next(eid), env._active_proc))
+                    yield _SELF
                 send(first + j)
 
 

@@ -165,10 +165,10 @@ def simulate_network(
     model.horizon = horizon  # lets a message's last link end without an event of its own
     _mark_steady(model, actions)
     if model.tx is None:
-        env.process(model.source(source.batches(0.0, horizon), model.route_of))
+        model.source(source.batches(0.0, horizon), model.route_of)
     else:
         planner = TransactionPlanner(model, scenario, streams.fresh("fanout"))
-        env.process(model.transaction_source(source.batches(0.0, horizon), planner.register))
+        model.transaction_source(source.batches(0.0, horizon), planner.register)
     env.process(fault_process(env, actions))
     backlog = _sample_hub_backlog(model) if _has_hub_failover(scenario) else None
 

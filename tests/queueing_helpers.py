@@ -31,7 +31,7 @@ def poisson_batch(rates: list[float], horizon: float, seed: int):
 
 
 def run(net: QueueNet, batch, horizon: float) -> None:
-    net.env.process(net.source([batch], lambda b: b.route))
+    net.source([batch], lambda b: b.route)
     net.env.run(until=horizon)
 
 

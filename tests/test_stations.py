@@ -18,7 +18,7 @@ def one_station(arrivals, c=1, buffer=None, service=1.0, on_failure="lose"):
     st.on_failure = on_failure
     net.routes = [((0.0, None, st, True),)]
     batch = SimpleNamespace(time=np.asarray(arrivals, dtype=float))
-    net.env.process(net.source([batch], lambda b: np.zeros(len(b.time), dtype=np.int64)))
+    net.source([batch], lambda b: np.zeros(len(b.time), dtype=np.int64))
     return net, st
 
 
