@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -13,9 +15,25 @@ QUANTILES = (0.50, 0.95, 0.99)
 
 
 def _quantiles(x: np.ndarray) -> list[float]:
-    if len(x) == 0:
+    """`np.quantile(x, QUANTILES)` (its default linear method), step for step on the sorted
+    sample: the same floats (test), without np.quantile's ~0.1 ms of overhead per call, which
+    is most of `node_stats` over the statewide model's ~1,100 small samples. No NaN in `x`."""
+    n = len(x)
+    if n == 0:
         return [float("nan")] * len(QUANTILES)
-    return [float(v) for v in np.quantile(x, QUANTILES)]
+    s = np.sort(x)
+    out = []
+    for q in QUANTILES:
+        v = (n - 1) * q  # the virtual index
+        if v >= n - 1:
+            out.append(float(s[-1]))
+            continue
+        i = math.floor(v)
+        g = v - i
+        a, b = float(s[i]), float(s[i + 1])
+        d = b - a
+        out.append(b - d * (1 - g) if g >= 0.5 else a + d * g)  # numpy's _lerp
+    return out
 
 
 def node_stats(net: QueueNet, horizon: float) -> pd.DataFrame:
@@ -129,6 +147,19 @@ def _table(model, created, end, desc, state, reason, where, origin) -> pa.Table:
         idx = pa.array(indices.astype(np.int32), mask=indices < 0)
         return pa.DictionaryArray.from_arrays(idx, pa.array(values, pa.string()))
 
+    def per_agency_col(values_of_agency: list[str]) -> pa.DictionaryArray:
+        """The value of each message's agency, dictionary-encoded in order of first appearance
+        (as ``pa.array(strings).dictionary_encode()`` would, without 200,000 Python strings)."""
+        names, code_of_agency = np.unique(np.asarray(values_of_agency, dtype=object),
+                                          return_inverse=True)
+        codes = code_of_agency[agency]
+        seen, first = np.unique(codes, return_index=True)
+        order = seen[np.argsort(first)]
+        recode = np.zeros(len(names), dtype=np.int32)
+        recode[order] = np.arange(len(order), dtype=np.int32)
+        return pa.DictionaryArray.from_arrays(pa.array(recode[codes]),
+                                              pa.array(names[order].tolist(), pa.string()))
+
     agency = desc["agency"]
     return pa.table(
         {
@@ -138,10 +169,8 @@ def _table(model, created, end, desc, state, reason, where, origin) -> pa.Table:
             "device": dict_col(origin, list(model.device_names)),
             "device_kind": dict_col(desc["device_kind"], ["terminal", "mdt"]),
             "agency": dict_col(agency, agency_names),
-            "agency_type": pa.array(np.asarray(type_of_agency, dtype=object)[agency]
-                                    if len(agency) else np.zeros(0, dtype=object)).dictionary_encode(),
-            "county": pa.array(np.asarray(county_of_agency, dtype=object)[agency]
-                               if len(agency) else np.zeros(0, dtype=object)).dictionary_encode(),
+            "agency_type": per_agency_col(type_of_agency),
+            "county": per_agency_col(county_of_agency),
             "database": dict_col(desc["database"], list(DATABASES)),
             "dest_agency": dict_col(desc["dest_agency"], agency_names),
             "state": dict_col(state.astype(np.int32), list(STATES)),
