@@ -505,10 +505,13 @@ class QueueNet:
                     t_arr = env._now
                     pend = st.pending
                     busy = st.busy
-                    last_t = st.last_t
+                    q = st.queue
                     if pend and pend[0][0] <= t_arr:
-                        # the departures that precede this event: `Station.flush`'s steps, inlined
+                        # the departures that precede this event: `Station.flush`'s steps, inlined;
+                        # then the busy integral up to now (nobody waits while departures are
+                        # pending, `materialize`: the queue-length integral is unchanged)
                         cur = env._cur
+                        last_t = st.last_t
                         area = st.busy_area
                         done = st.completed
                         record_from = st.record_from
@@ -525,20 +528,20 @@ class QueueNet:
                             if a2 >= record_from:
                                 st.sojourn.append(t2 - a2)
                                 st.wait.append(s2 - a2)
-                        st.busy_area = area
+                        st.busy_area = area + busy * (t_arr - last_t)  # (+ 0.0 when none is busy)
                         st.completed = done
-                        st.busy = busy
-                    q = st.queue
-                    dt = t_arr - last_t
-                    if busy:  # (adding 0.0 would change nothing)
-                        st.busy_area += busy * dt
-                    if q:
-                        st.queue_area += len(q) * dt
+                    else:
+                        dt = t_arr - st.last_t
+                        if busy:  # (adding 0.0 would change nothing)
+                            st.busy_area += busy * dt
+                        if q:
+                            st.queue_area += len(q) * dt
                     st.last_t = t_arr
                     epoch = st.epoch  # a failure while this message is inside bumps the epoch
                     if busy < st.servers:
                         st.busy = busy + 1
                     else:
+                        st.busy = busy  # (after the departures settled above)
                         if len(q) >= st.buffer:
                             st.rejected += 1
                             self._fail(m, legs, REJECTED if outbound else LOST, R_BUFFER, st)
@@ -560,7 +563,7 @@ class QueueNet:
                                     ntarget is not None or t < 0):
                                 # the station settles the departure; service and the next
                                 # link as one Timeout (`mark_steady`)
-                                heappush(st.pending, (end, next(eid), t_arr, t_start))
+                                heappush(pend, (end, next(eid), t_arr, t_start))
                                 at = end + ndelay
                                 if ntarget is None and horizon is not None:
                                     if at < horizon:
