@@ -559,13 +559,15 @@ class QueueNet:
                         end = t_start + v * st.slow
                         if st.steady and k < last and not q:
                             ndelay, nlink, ntarget, _ = route[k + 1]
-                            if ndelay > 0.0 and (nlink is None or nlink in steady) and (
-                                    ntarget is not None or t < 0):
+                            if ndelay > 0.0 and (nlink is None or nlink in steady):
                                 # the station settles the departure; service and the next
                                 # link as one Timeout (`mark_steady`)
                                 heappush(pend, (end, next(eid), t_arr, t_start))
                                 at = end + ndelay
-                                if ntarget is None and horizon is not None:
+                                if ntarget is None and t < 0 and horizon is not None:
+                                    # delivered over its last link at once, without an event (a
+                                    # transaction's deliveries wait for their time: its copies
+                                    # and legs count in the order of their ends, `_deliver`)
                                     if at < horizon:
                                         self._deliver(m, t, bit, at)
                                     return
