@@ -28,8 +28,9 @@ walking its whole route (`_walk` without a transaction).
 Speed (the same results, event for event): switches and circuits no fault can take down are
 *steady* (`QueueNet.mark_steady`); a message leaving a steady switch over a steady circuit
 takes its service and the circuit as one wait, and the switch settles the departure itself
-(`Station.flush`). Waits on circuits put the message process itself in the event queue
-(`_SELF`), and a message's last circuit before the horizon needs no event at all.
+(`Station.flush`). Waits on circuits, in a switch's queue and in service at a steady switch
+put the message process itself in the event queue (`_SELF`), and a message's last circuit
+before the horizon needs no event at all.
 """
 
 from __future__ import annotations
@@ -322,8 +323,9 @@ class _Message(Process):
       the link and drawn its losses) with one entry in the event queue instead of an
       Initialize event followed by a Timeout; with ``at=None`` it starts at once like any
       process (urgent Initialize);
-    - a wait nothing can interrupt (a link) is the process itself in the event queue, resumed
-      by the loop without an event object (`_SELF`);
+    - a wait nothing can interrupt (a link, a switch's queue, a service at a steady switch) is
+      the process itself in the event queue, resumed by the loop without an event object
+      (`_SELF`); a waiting message is put there by the departure (or failure) that wakes it;
     - when its generator ends it schedules no completion event: nothing ever waits on a
       message process, so that event would do nothing.
     """
@@ -548,9 +550,10 @@ class QueueNet:
                             return
                         if st.pending:  # one of them wakes this message
                             st.materialize()
-                        ev = Event(env)
-                        q.append(ev)
-                        yield ev
+                        # it waits as itself: a departure (or a failure) puts the process in
+                        # the event queue, where `Event.succeed` would have put an event
+                        q.append(env._active_proc)
+                        yield _SELF
                     t_start = env._now
                     if st.epoch == epoch:
                         v = next(st.sample.draws, None)  # `Sampler.__call__`, inlined
@@ -575,18 +578,23 @@ class QueueNet:
                                 yield _SELF
                                 started = True  # the next hop's link is crossed
                                 break
-                        # in service: registered so that a failure can interrupt it (`Station.fail`)
-                        proc = env._active_proc
-                        serving = st.serving
-                        serving[proc] = None
-                        ev = new(_Wake)
-                        ev.callbacks = []
-                        heappush(queue, (end, 1, next(eid), ev))
-                        try:
-                            yield ev
-                            del serving[proc]
-                        except Interrupt:  # the station failed during the service: act now
-                            pass
+                        if st.steady:  # nothing can interrupt the service: wake itself
+                            heappush(queue, (end, 1, next(eid), env._active_proc))
+                            yield _SELF
+                        else:
+                            # in service: registered so that a failure can interrupt it
+                            # (`Station.fail`)
+                            proc = env._active_proc
+                            serving = st.serving
+                            serving[proc] = None
+                            ev = new(_Wake)
+                            ev.callbacks = []
+                            heappush(queue, (end, 1, next(eid), ev))
+                            try:
+                                yield ev
+                                del serving[proc]
+                            except Interrupt:  # the station failed during the service: act now
+                                pass
                     if st.epoch != epoch:  # the station failed while this message was inside
                         if st.on_failure == "retry":
                             # wait for the repair, then arrive again: messages evicted together
@@ -607,8 +615,8 @@ class QueueNet:
                     if q:
                         st.queue_area += len(q) * dt
                     st.last_t = now
-                    if q:
-                        q.popleft().succeed()
+                    if q:  # the next waiting message starts now (`Event.succeed`'s key)
+                        heappush(queue, (now, 1, next(eid), q.popleft()))
                     else:
                         st.busy -= 1
                     st.completed += 1
