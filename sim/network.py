@@ -560,23 +560,37 @@ class QueueNet:
                         if v is None:
                             v = st.sample.refill()
                         end = t_start + v * st.slow
-                        if st.steady and k < last and not q:
-                            ndelay, nlink, ntarget, _ = route[k + 1]
-                            if ndelay > 0.0 and (nlink is None or nlink in steady):
-                                # the station settles the departure; service and the next
-                                # link as one Timeout (`mark_steady`)
+                        if st.steady and not q:
+                            if k < last:
+                                ndelay, nlink, ntarget, _ = route[k + 1]
+                                if ndelay > 0.0 and (nlink is None or nlink in steady):
+                                    # the station settles the departure; service and the next
+                                    # link as one Timeout (`mark_steady`)
+                                    heappush(pend, (end, next(eid), t_arr, t_start))
+                                    at = end + ndelay
+                                    if ntarget is None and t < 0 and horizon is not None:
+                                        # delivered over its last link at once, without an event
+                                        # (a transaction's deliveries wait for their time: its
+                                        # copies and legs count in the order of their ends)
+                                        if at < horizon:
+                                            self._deliver(m, t, bit, at)
+                                        return
+                                    heappush(queue, (at, 1, next(eid), env._active_proc))
+                                    yield _SELF
+                                    started = True  # the next hop's link is crossed
+                                    break
+                            elif legs and self._steady_legs(legs):
+                                # the split at the hub over steady circuits, with the service:
+                                # every leg starts at its first link's end, in leg order
                                 heappush(pend, (end, next(eid), t_arr, t_start))
-                                at = end + ndelay
-                                if ntarget is None and t < 0 and horizon is not None:
-                                    # delivered over its last link at once, without an event (a
-                                    # transaction's deliveries wait for their time: its copies
-                                    # and legs count in the order of their ends, `_deliver`)
-                                    if at < horizon:
-                                        self._deliver(m, t, bit, at)
-                                    return
-                                heappush(queue, (at, 1, next(eid), env._active_proc))
+                                bit, route = legs[0]
+                                heappush(queue, (end + route[0][0], 1, next(eid), env._active_proc))
+                                for j in range(1, len(legs)):
+                                    b, hops = legs[j]
+                                    _Message(env, self._walk(m + j, hops, True, None, t, b),
+                                             end + hops[0][0])
+                                legs = ()  # split: the first leg goes on here
                                 yield _SELF
-                                started = True  # the next hop's link is crossed
                                 break
                         if st.steady:  # nothing can interrupt the service: wake itself
                             heappush(queue, (end, 1, next(eid), env._active_proc))
@@ -626,22 +640,33 @@ class QueueNet:
                     break
             if legs is None:
                 break
-            # the split at the hub: each leg crosses its first link now, in leg order; legs after
-            # the first go on as processes of their own (started at their link's end)
-            bit, route = legs[0]
-            delay = self._cross(m, route[0], None)
-            if delay is not None and delay > 0.0:
-                heappush(queue, (env._now + delay, 1, next(eid), env._active_proc))
-            for j in range(1, len(legs)):
-                b, hops = legs[j]
-                self._start(m + j, hops, t, b)
-            if delay is None:
-                return
+            if legs:  # (else split already, with the hub's service)
+                # the split at the hub: each leg crosses its first link now, in leg order; legs
+                # after the first go on as processes of their own (started at their link's end)
+                bit, route = legs[0]
+                delay = self._cross(m, route[0], None)
+                if delay is not None and delay > 0.0:
+                    heappush(queue, (env._now + delay, 1, next(eid), env._active_proc))
+                for j in range(1, len(legs)):
+                    b, hops = legs[j]
+                    self._start(m + j, hops, t, b)
+                if delay is None:
+                    return
+                if delay > 0.0:
+                    yield _SELF
             legs = None
             started = True
-            if delay > 0.0:
-                yield _SELF
         self._deliver(m, t, bit, env._now)
+
+    def _steady_legs(self, legs) -> bool:
+        """Whether every leg's first link has a delay and is steady (nothing to check or draw
+        when the leg crosses it): the hub's service and the split can then be one wait."""
+        steady = self.steady_links
+        for _, hops in legs:
+            delay, link, target, _ = hops[0]
+            if not (delay > 0.0 and target is not None and (link is None or link in steady)):
+                return False
+        return True
 
     def message(self, i: int, route: tuple[Hop, ...], started: bool = False):
         """SimPy process: a single message `i` walks `route` (`_walk`)."""
