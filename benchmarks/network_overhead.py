@@ -32,7 +32,8 @@ import simpy
 
 from sim.config import ServiceTime
 from sim.distributions import Sampler
-from sim.network import DELIVERED, QueueNet
+from sim.messagelog import DELIVERED
+from sim.network import QueueNet
 from sim.stations import Station
 
 try:

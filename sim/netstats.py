@@ -9,7 +9,8 @@ import pandas as pd
 import pyarrow as pa
 
 from sim.config import DATABASES
-from sim.network import ANSWERED, IN_FLIGHT, REASONS, STATES, QueueNet
+from sim.messagelog import ANSWERED, IN_FLIGHT, REASONS, STATES
+from sim.network import QueueNet
 
 QUANTILES = (0.50, 0.95, 0.99)
 

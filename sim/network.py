@@ -8,11 +8,8 @@ the terminal (or, for administrative traffic, the last hop is the destination
 agency). ``outbound`` says whether a failure there can still be reported to the
 sender (rejected) or only leaves the sender waiting (lost -> timed out).
 
-Every message ends in exactly one *fate* recorded in `MessageLog`:
-delivered, rejected (reason, where) or lost (reason, where); messages with no fate
-at the horizon are pending. `MessageLog.final_states` turns fates into the four
-states users see (answered / rejected / timed_out / in_flight) from the sender's
-point of view, using the response timeout.
+Every message ends in exactly one *fate* (delivered, rejected or lost, with reason and where),
+recorded in `sim.messagelog.MessageLog`, or is still pending at the horizon.
 
 With fan-out or resends on (`network.fan_out`, `network.resend.max`), the unit the sender
 sees is a *transaction* (`TransactionLog`: one inquiry or administrative message) and the
@@ -28,353 +25,45 @@ walking its whole route (`_walk` without a transaction).
 Speed (the same results, event for event): switches and circuits no fault can take down are
 *steady* (`QueueNet.mark_steady`); a message leaving a steady switch over a steady circuit
 takes its service and the circuit as one wait, and the switch settles the departure itself
-(`Station.flush`). Waits on circuits, in a switch's queue and in service at a steady switch
-put the message process itself in the event queue (`_SELF`), and a message's last circuit
-before the horizon needs no event at all.
+(`Station.flush`); at a steady hub the service and the split over steady circuits are one wait
+too (`tests/test_fast_paths.py` checks these shortcuts change nothing). Waits on circuits, in
+a switch's queue and in service at a steady switch put the message process itself in the
+event queue (`sim.eventloop.SELF`), and a message's last circuit before the horizon needs no
+event at all.
 """
 
 from __future__ import annotations
 
 import math
-from array import array
 from collections import deque
 from heapq import heappop, heappush
 
-import numpy as np
-from simpy import Environment, Event, Interrupt, Timeout
-from simpy.core import EmptySchedule, StopSimulation
-from simpy.events import PENDING as _NOT_TRIGGERED
-from simpy.events import URGENT, Initialize, Process
+from simpy import Event, Interrupt, Timeout
 
+from sim.eventloop import SELF, FastEnvironment, MessageProcess, Wake
+from sim.messagelog import (
+    DELIVERED,
+    LOST,
+    PENDING,
+    R_BUFFER,
+    R_DOWN,
+    R_FAILED,
+    R_LINK,
+    R_NONE,
+    R_RADIO,
+    REJECTED,
+    MessageLog,
+    TransactionLog,
+)
 from sim.stations import HubRole, Station
 
-# fates (internal) ------------------------------------------------------------
-PENDING, DELIVERED, REJECTED, LOST = 0, 1, 2, 3
-# states (what the sender sees) -----------------------------------------------
-STATES = ("in_flight", "answered", "rejected", "timed_out")
-IN_FLIGHT, ANSWERED, S_REJECTED, TIMED_OUT = range(4)
-
-REASONS = (
-    "",  # none
-    "buffer_full",
-    "node_down",
-    "link_down",
-    "radio_loss",
-    "failed_in_node",
-    "no_response",
-    "late_response",
-)
-R_NONE, R_BUFFER, R_DOWN, R_LINK, R_RADIO, R_FAILED, R_NO_RESPONSE, R_LATE = range(len(REASONS))
-
 Hop = tuple  # (delay: float, link: LinkState | None, station: Station | HubRole | None, outbound: bool)
-
-
-class MessageLog:
-    """Columnar record of every generated message. Columns set during the run are plain lists
-    (cheapest to set; their values are small cached ints, or floats); columns written once are
-    typed arrays (a quarter of a list's memory over a day's ~3 million messages)."""
-
-    def __init__(self) -> None:
-        self.created = array("d")
-        self.route = array("i")  # route id (the model knows what it means)
-        self.origin = array("i")  # originating device index (-1 when not tracked)
-        self.fate: list[int] = []
-        self.end: list[float] = []
-        self.reason: list[int] = []
-        self.where = array("i")  # station index where it failed, -1 otherwise
-        self.finalized = 0  # number of fate assignments (must equal non-pending count)
-        # with fan-out or resends: the transaction and attempt (0 = first send) of each message
-        self.txn = array("i")
-        self.attempt = array("i")
-
-    def __len__(self) -> int:
-        return len(self.created)
-
-    def add(self, times: np.ndarray, route_ids: np.ndarray, origin: np.ndarray | None = None) -> int:
-        """Register a batch; returns the id of its first message."""
-        first = len(self.created)
-        n = len(times)
-        self.created.frombytes(np.ascontiguousarray(times, dtype=np.float64).tobytes())
-        self.route.frombytes(np.ascontiguousarray(route_ids, dtype=np.int32).tobytes())
-        self.origin.frombytes((np.ascontiguousarray(origin, dtype=np.int32) if origin is not None
-                               else np.full(n, -1, dtype=np.int32)).tobytes())
-        self.fate.extend([PENDING] * n)
-        self.end.extend([math.nan] * n)
-        self.reason.extend([R_NONE] * n)
-        self.where.frombytes(np.full(n, -1, dtype=np.int32).tobytes())
-        return first
-
-    def final_states(self, horizon: float, timeout: float) -> tuple[np.ndarray, np.ndarray]:
-        """(state, reason) per message as the sender sees them at the horizon."""
-        fate = np.asarray(self.fate, dtype=np.int8)
-        created = np.asarray(self.created)
-        end = np.asarray(self.end)
-        reason = np.asarray(self.reason, dtype=np.int8).copy()
-        state = np.full(len(fate), IN_FLIGHT, dtype=np.int8)
-        gave_up = created + timeout <= horizon  # the sender's timer has expired by the horizon
-        delivered = fate == DELIVERED
-        late = delivered & (end - created > timeout)
-        state[delivered & ~late] = ANSWERED
-        state[late] = TIMED_OUT
-        reason[late] = R_LATE
-        state[fate == REJECTED] = S_REJECTED
-        lost = fate == LOST
-        state[lost & gave_up] = TIMED_OUT
-        pending = fate == PENDING
-        state[pending & gave_up] = TIMED_OUT
-        reason[pending & gave_up] = R_NO_RESPONSE
-        return state, reason
-
-
-class TransactionLog:
-    """Columnar record of transactions (one inquiry or administrative message each) when
-    inquiries fan out or are resent; their messages are in `MessageLog` (``txn``, ``attempt``)."""
-
-    def __init__(self) -> None:
-        self.created: list[float] = []
-        self.route: list[int] = []  # route id of the first database's message (describes it)
-        self.origin: list[int] = []
-        self.key: list[int] = []  # message key index (-1: admin, or none drawn)
-        self.plan: list = []  # (up hops, legs, route ids), shared by equal transactions
-        self.full: list[int] = []  # bit mask of its databases (one bit per leg)
-        self.got: list[int] = []  # legs answered so far (by any copy)
-        self.attempts: list[int] = []  # sends so far (1 + resends)
-        self.last_send: list[float] = []
-        self.first: list[float] = []  # first response of any database (nan: none yet)
-        self.complete: list[float] = []  # last database's first response (nan: incomplete)
-
-    def __len__(self) -> int:
-        return len(self.created)
-
-    def final_states(self, log: MessageLog, horizon: float, timeout: float, max_attempts: int
-                     ) -> dict[str, np.ndarray]:
-        """State, reason, where and end time per transaction, from the sender's point of view.
-
-        The sender gives up ``timeout`` after its last allowed attempt (G); before that it
-        keeps resending while incomplete. *answered*: every database answered (any copy) by G;
-        *timed_out*: complete after G (``late_response``), or incomplete at G <= horizon
-        (reason of the last attempt's first lost message, else ``no_response``); *rejected*:
-        incomplete and every message of the last allowed attempt came back answered or rejected,
-        at least one rejected (reason and where of the first); *in_flight* otherwise."""
-        n = len(self.created)
-        created = np.asarray(self.created)
-        complete = np.asarray(self.complete)
-        attempts = np.asarray(self.attempts, dtype=np.int64)
-        last_send = np.asarray(self.last_send)
-        give_up = np.where(attempts >= max_attempts, last_send + timeout, np.inf)
-        txn = np.asarray(log.txn, dtype=np.int64)
-        last = np.asarray(log.attempt, dtype=np.int64) == attempts[txn] - 1
-        fate = np.asarray(log.fate, dtype=np.int8)
-        m_end = np.asarray(log.end)
-        m_reason = np.asarray(log.reason, dtype=np.int8)
-        m_where = np.asarray(log.where, dtype=np.int32)
-
-        def count(mask):
-            return np.bincount(txn[mask], minlength=n)
-
-        def first_of(mask, values, fill):
-            """Per transaction, `values` of its first message (by id) selected by `mask`."""
-            out = np.full(n, fill, dtype=values.dtype)
-            idx = np.flatnonzero(mask)
-            t, at = np.unique(txn[idx], return_index=True)
-            out[t] = values[idx[at]]
-            return out
-
-        rej_last = last & (fate == REJECTED)
-        open_last = last & ((fate == LOST) | (fate == PENDING))
-        heard_failed = (count(rej_last) > 0) & (count(open_last) == 0)
-        lost_last = last & (fate == LOST)
-        done = ~np.isnan(complete)
-        state = np.full(n, IN_FLIGHT, dtype=np.int8)
-        reason = np.zeros(n, dtype=np.int8)
-        where = np.full(n, -1, dtype=np.int32)
-        answered = done & (complete <= give_up)
-        state[answered] = ANSWERED
-        late = done & ~answered
-        state[late] = TIMED_OUT
-        reason[late] = R_LATE
-        rejected = ~done & heard_failed & (attempts >= max_attempts)
-        state[rejected] = S_REJECTED
-        reason[rejected] = first_of(rej_last, m_reason, 0)[rejected]
-        where[rejected] = first_of(rej_last, m_where, -1)[rejected]
-        gave_up = ~done & ~rejected & (give_up <= horizon)
-        state[gave_up] = TIMED_OUT
-        lost_reason = first_of(lost_last, m_reason, R_NO_RESPONSE)
-        reason[gave_up] = lost_reason[gave_up]
-        where[gave_up] = np.where(lost_reason[gave_up] == R_NO_RESPONSE, -1,
-                                  first_of(lost_last, m_where, -1)[gave_up])
-        # end: the last response when complete, else the last settled message's end
-        settled = np.flatnonzero(fate != PENDING)
-        end = np.full(n, -np.inf)
-        np.maximum.at(end, txn[settled], m_end[settled])
-        end = np.where(done, complete, np.where(np.isinf(end), np.nan, end))
-        messages = np.bincount(txn, minlength=n)
-        return {"state": state, "reason": reason, "where": where, "end": end,
-                "first": np.asarray(self.first), "messages": messages, "attempts": attempts,
-                "created": created}
-
-
-class FastEnvironment(Environment):
-    """`simpy.Environment` whose `run` processes events in an inlined loop (the body of
-    `Environment.step`, without a method call per event): same events, same order. It keeps
-    the key (time, priority, id, event) of the event being processed in `_cur`: a steady
-    station settles its lazy departures against it (`Station.flush`)."""
-
-    def __init__(self, initial_time: float = 0) -> None:
-        super().__init__(initial_time)
-        self._cur = (self._now, URGENT, -1, None)
-
-    def step(self) -> None:
-        if self._queue:
-            self._cur = self._queue[0]
-        super().step()
-
-    def run(self, until=None):
-        if until is not None:
-            if not isinstance(until, Event):
-                at = until if isinstance(until, int) else float(until)
-                if at <= self._now:
-                    raise ValueError(f"until ({at}) must be greater than the current simulation time")
-                until = Event(self)
-                until._ok = True
-                until._value = None
-                self.schedule(until, URGENT, at - self._now)
-            elif until.callbacks is None:
-                return until.value
-            until.callbacks.append(StopSimulation.callback)
-        queue = self._queue
-        message = _Message
-        selfwake = _SELF
-        try:
-            while True:
-                try:
-                    self._cur = cur = heappop(queue)
-                except IndexError:
-                    raise EmptySchedule from None
-                self._now = cur[0]
-                event = cur[3]
-                if event.__class__ is message:  # a message waking itself (`_Message`):
-                    # `_Message._resume(_SELF)`, inlined for its commonest case
-                    self._active_proc = event
-                    try:
-                        target = event._generator.send(None)
-                    except StopIteration:
-                        event._finish()
-                        continue
-                    if target is not selfwake:  # (woken here, its target was `_SELF`)
-                        if target.callbacks is not None:
-                            target.callbacks.append(event._resume)
-                        else:  # already processed: go on the general way
-                            event._resume(target)
-                            continue
-                        event._target = target
-                    self._active_proc = None
-                    continue
-                callbacks, event.callbacks = event.callbacks, None
-                try:
-                    for callback in callbacks:
-                        callback(event)
-                except StopSimulation:
-                    event.callbacks = callbacks[callbacks.index(callback) + 1:]
-                    self.schedule(event, -1)
-                    raise
-                if not event._ok and not hasattr(event, "_defused"):
-                    exc = type(event._value)(*event._value.args)
-                    exc.__cause__ = event._value
-                    raise exc
-        except StopSimulation as exc:
-            return exc.args[0]
-        except EmptySchedule:
-            if until is not None:
-                assert not until.triggered
-                raise RuntimeError(f'No scheduled events left but "until" event was not '
-                                   f"triggered: {until}") from None
-        return None
-
-
-class _Wake:
-    """What the walk schedules for a Timeout of its own: all the event loop and `_Message`
-    look at (its callbacks; ok, value None), without a SimPy Timeout's instance dict."""
-
-    __slots__ = ("callbacks",)
-    _ok = True
-    _value = None
-
-
-class _SelfWake:
-    """What a message yields after scheduling its own process in the event queue: the loop
-    resumes the process directly (`FastEnvironment.run`). Nothing is registered with it (its
-    callbacks drop what is appended); only waits that nothing can interrupt use it."""
-
-    __slots__ = ()
-    callbacks = deque(maxlen=0)
-    _ok = True
-    _value = None
-
-
-_SELF = _SelfWake()
-
-
-class _Message(Process):
-    """A message's SimPy process, cheaper than `simpy.Process` in three ways that leave the
-    order of every other event unchanged:
-
-    - it may start at a later time `at` (after its first link: the sender has already checked
-      the link and drawn its losses) with one entry in the event queue instead of an
-      Initialize event followed by a Timeout; with ``at=None`` it starts at once like any
-      process (urgent Initialize);
-    - a wait nothing can interrupt (a link, a switch's queue, a service at a steady switch) is
-      the process itself in the event queue, resumed by the loop without an event object
-      (`_SELF`); a waiting message is put there by the departure (or failure) that wakes it;
-    - when its generator ends it schedules no completion event: nothing ever waits on a
-      message process, so that event would do nothing.
-    """
-
-    def __init__(self, env: Environment, generator, at: float | None = None):
-        self.env = env
-        self.callbacks = []
-        self._value = _NOT_TRIGGERED
-        self._generator = generator
-        if at is None:
-            self._target = Initialize(env, self)
-        else:
-            heappush(env._queue, (at, 1, next(env._eid), self))
-            self._target = _SELF
-
-    def _finish(self) -> None:
-        """The generator has ended."""
-        self._ok = True
-        self._value = None
-        self.callbacks = None  # processed: nothing waits on it
-        self.env._active_proc = None
-
-    def _resume(self, event: Event) -> None:
-        env = self.env
-        env._active_proc = self
-        gen = self._generator
-        while True:
-            try:
-                if event._ok:
-                    event = gen.send(event._value)
-                else:  # an Interrupt (a station failed during its service)
-                    event._defused = True
-                    exc = type(event._value)(*event._value.args)
-                    exc.__cause__ = event._value
-                    event = gen.throw(exc)
-            except StopIteration:
-                self._finish()
-                return
-            if event.callbacks is not None:
-                event.callbacks.append(self._resume)
-                break
-        self._target = event
-        env._active_proc = None
 
 
 class QueueNet:
     """A network of stations driven by SimPy message processes along fixed routes."""
 
-    def __init__(self, env: Environment | None = None):
+    def __init__(self, env: FastEnvironment | None = None):
         self.env = env or FastEnvironment()
         self.stations: list[Station] = []
         self._station_index: dict[int, int] = {}  # id(station) -> position, for `where`
@@ -486,7 +175,7 @@ class QueueNet:
                                 self._deliver(m, t, bit, at)
                                 return
                         heappush(queue, (env._now + delay, 1, next(eid), env._active_proc))
-                        yield _SELF
+                        yield SELF
                 if target is None:
                     break
                 while True:  # one pass per attempt at this hop (a retry after a failure loops)
@@ -553,7 +242,7 @@ class QueueNet:
                         # it waits as itself: a departure (or a failure) puts the process in
                         # the event queue, where `Event.succeed` would have put an event
                         q.append(env._active_proc)
-                        yield _SELF
+                        yield SELF
                     t_start = env._now
                     if st.epoch == epoch:
                         v = next(st.sample.draws, None)  # `Sampler.__call__`, inlined
@@ -576,7 +265,7 @@ class QueueNet:
                                             self._deliver(m, t, bit, at)
                                         return
                                     heappush(queue, (at, 1, next(eid), env._active_proc))
-                                    yield _SELF
+                                    yield SELF
                                     started = True  # the next hop's link is crossed
                                     break
                             elif legs and self._steady_legs(legs):
@@ -587,21 +276,21 @@ class QueueNet:
                                 heappush(queue, (end + route[0][0], 1, next(eid), env._active_proc))
                                 for j in range(1, len(legs)):
                                     b, hops = legs[j]
-                                    _Message(env, self._walk(m + j, hops, True, None, t, b),
+                                    MessageProcess(env, self._walk(m + j, hops, True, None, t, b),
                                              end + hops[0][0])
                                 legs = ()  # split: the first leg goes on here
-                                yield _SELF
+                                yield SELF
                                 break
                         if st.steady:  # nothing can interrupt the service: wake itself
                             heappush(queue, (end, 1, next(eid), env._active_proc))
-                            yield _SELF
+                            yield SELF
                         else:
                             # in service: registered so that a failure can interrupt it
                             # (`Station.fail`)
                             proc = env._active_proc
                             serving = st.serving
                             serving[proc] = None
-                            ev = new(_Wake)
+                            ev = new(Wake)
                             ev.callbacks = []
                             heappush(queue, (end, 1, next(eid), ev))
                             try:
@@ -653,7 +342,7 @@ class QueueNet:
                 if delay is None:
                     return
                 if delay > 0.0:
-                    yield _SELF
+                    yield SELF
             legs = None
             started = True
         self._deliver(m, t, bit, env._now)
@@ -717,7 +406,7 @@ class QueueNet:
             if link.lossy:
                 n = link.attempts()
                 if n > link.max_attempts:
-                    _Message(self.env, self._settle_later(m, REJECTED if outbound else LOST,
+                    MessageProcess(self.env, self._settle_later(m, REJECTED if outbound else LOST,
                                                           R_RADIO, legs),
                              self.env._now + link.max_attempts * (delay + link.retry_timeout))
                     return None
@@ -731,17 +420,17 @@ class QueueNet:
         if hop[0] > 0.0 and hop[2] is not None:
             delay = self._cross(m, hop, legs)
             if delay is not None:
-                _Message(self.env, self._walk(m, route, True, legs, t, bit), self.env._now + delay)
+                MessageProcess(self.env, self._walk(m, route, True, legs, t, bit), self.env._now + delay)
         else:  # nothing to merge: the walk crosses the link itself
-            _Message(self.env, self._walk(m, route, False, legs, t, bit))
+            MessageProcess(self.env, self._walk(m, route, False, legs, t, bit))
 
-    def source(self, batches, route_of) -> Process:
+    def source(self, batches, route_of) -> MessageProcess:
         """Start the sender: a process that starts one message process per arrival of each
         batch, in time order (`_arrivals`)."""
-        return _Message(self.env, self._arrivals(batches, route_of))
+        return MessageProcess(self.env, self._arrivals(batches, route_of))
 
     def _arrivals(self, batches, route_of):
-        """The sender's process body (run as a `_Message`: it wakes itself, `_SELF`).
+        """The sender's process body (run as a `MessageProcess`: it wakes itself, `SELF`).
 
         `batches` yields objects with a sorted ``time`` array; `route_of(batch)` gives the
         route ids (into ``self.routes``) of the batch's messages. The sender crosses the first
@@ -769,19 +458,19 @@ class QueueNet:
                 delay, link, target, outbound = route[0]
                 if delay > 0.0 and target is not None and (link is None or link in steady):
                     # nothing to check or draw at the arrival instant: start at the link's end
-                    _Message(env, walk(i, route, True), now + delay)
+                    MessageProcess(env, walk(i, route, True), now + delay)
                     continue
                 if now > env._now:
                     heappush(queue, (now, 1, next(eid), env._active_proc))
-                    yield _SELF
+                    yield SELF
                 delay = self._cross(i, route[0], None)
                 if delay is None:
                     continue
                 if target is None:  # a route of one link (none in the CLETS model)
-                    _Message(env, self._settle_later(i, DELIVERED, R_NONE),
+                    MessageProcess(env, self._settle_later(i, DELIVERED, R_NONE),
                              env._now + delay if delay > 0.0 else None)
                 else:
-                    _Message(env, walk(i, route, True), env._now + delay if delay > 0.0 else None)
+                    MessageProcess(env, walk(i, route, True), env._now + delay if delay > 0.0 else None)
 
     # ------------------------------------------------------------------ transactions
     # Fan-out and resends: `_send` starts an attempt's walk (`_walk` with the transaction).
@@ -840,13 +529,13 @@ class QueueNet:
             if not tx.complete[t] <= env._now:
                 self._send(t)
 
-    def transaction_source(self, batches, register) -> Process:
+    def transaction_source(self, batches, register) -> MessageProcess:
         """Start the sender of transactions: like `source`; `register(batch)` records the
         batch's transactions in `self.tx` and returns the id of its first."""
-        return _Message(self.env, self._transaction_arrivals(batches, register))
+        return MessageProcess(self.env, self._transaction_arrivals(batches, register))
 
     def _transaction_arrivals(self, batches, register):
-        """The sender's process body for transactions (run as a `_Message`)."""
+        """The sender's process body for transactions (run as a `MessageProcess`)."""
         env = self.env
         queue = env._queue
         eid = env._eid
@@ -857,7 +546,7 @@ class QueueNet:
                 dt = t - env._now
                 if dt > 0:  # the instant a Timeout(dt) would wake it at
                     heappush(queue, (env._now + dt, 1, next(eid), env._active_proc))
-                    yield _SELF
+                    yield SELF
                 send(first + j)
 
 

@@ -25,6 +25,7 @@ from sim.config.traffic import Traffic
 from sim.errors import ScenarioError
 from sim.fanout import TransactionPlanner, key_weights
 from sim.faults import fault_process, fault_windows, has_faults, plan_faults, without_faults
+from sim.messagelog import PENDING
 from sim.model import CletsNetwork
 from sim.netstats import (
     end_to_end,
@@ -39,7 +40,6 @@ from sim.netstats import (
     transaction_summary,
     window_comparison,
 )
-from sim.network import PENDING
 from sim.rng import Streams
 from topology.builder import build_topology
 
@@ -237,7 +237,7 @@ def simulate_network(
 def _cyclic_gc_paused():
     """Pause the cyclic garbage collector while the model is built and run: they allocate
     millions of objects, long-lived (the topology, routes) or short-lived and freed by
-    reference counting (events, message processes: no cycles, `_Message`), and the collector's
+    reference counting (events, message processes: no cycles, `MessageProcess`), and the collector's
     passes over them (~10% of a statewide peak hour) free nothing. Restored on exit."""
     was = gc.isenabled()
     gc.disable()

@@ -50,7 +50,7 @@ class Station:
         self.buffer = buffer if buffer is not None else 1 << 62
         self.sample = sample
         self.busy = 0
-        self.queue: deque = deque()  # waiting message processes (`sim.network._Message`)
+        self.queue: deque = deque()  # waiting message processes (`sim.eventloop.MessageProcess`)
         # processes in service -> None; a dict keeps service-start order (a set would
         # interrupt them in id order, which differs from run to run)
         self.serving: dict = {}

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from sim.config import ServiceTime
-from sim.network import DELIVERED, LOST, R_BUFFER, R_FAILED, REJECTED, QueueNet
+from sim.messagelog import DELIVERED, LOST, R_BUFFER, R_FAILED, REJECTED
+from sim.network import QueueNet
 from tests.queueing_helpers import station
 
 
