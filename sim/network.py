@@ -277,7 +277,7 @@ class QueueNet:
                                 for j in range(1, len(legs)):
                                     b, hops = legs[j]
                                     MessageProcess(env, self._walk(m + j, hops, True, None, t, b),
-                                             end + hops[0][0])
+                                                   end + hops[0][0])
                                 legs = ()  # split: the first leg goes on here
                                 yield SELF
                                 break
@@ -407,8 +407,8 @@ class QueueNet:
                 n = link.attempts()
                 if n > link.max_attempts:
                     MessageProcess(self.env, self._settle_later(m, REJECTED if outbound else LOST,
-                                                          R_RADIO, legs),
-                             self.env._now + link.max_attempts * (delay + link.retry_timeout))
+                                                                R_RADIO, legs),
+                                   self.env._now + link.max_attempts * (delay + link.retry_timeout))
                     return None
                 delay = n * delay + (n - 1) * link.retry_timeout
         return delay
@@ -420,7 +420,8 @@ class QueueNet:
         if hop[0] > 0.0 and hop[2] is not None:
             delay = self._cross(m, hop, legs)
             if delay is not None:
-                MessageProcess(self.env, self._walk(m, route, True, legs, t, bit), self.env._now + delay)
+                MessageProcess(self.env, self._walk(m, route, True, legs, t, bit),
+                               self.env._now + delay)
         else:  # nothing to merge: the walk crosses the link itself
             MessageProcess(self.env, self._walk(m, route, False, legs, t, bit))
 
@@ -468,9 +469,10 @@ class QueueNet:
                     continue
                 if target is None:  # a route of one link (none in the CLETS model)
                     MessageProcess(env, self._settle_later(i, DELIVERED, R_NONE),
-                             env._now + delay if delay > 0.0 else None)
+                                   env._now + delay if delay > 0.0 else None)
                 else:
-                    MessageProcess(env, walk(i, route, True), env._now + delay if delay > 0.0 else None)
+                    MessageProcess(env, walk(i, route, True),
+                                   env._now + delay if delay > 0.0 else None)
 
     # ------------------------------------------------------------------ transactions
     # Fan-out and resends: `_send` starts an attempt's walk (`_walk` with the transaction).
