@@ -357,10 +357,6 @@ class QueueNet:
                 return False
         return True
 
-    def message(self, i: int, route: tuple[Hop, ...], started: bool = False):
-        """SimPy process: a single message `i` walks `route` (`_walk`)."""
-        return self._walk(i, route, started)
-
     def _deliver(self, m: int, t: int, bit: int, at: float) -> None:
         """Message `m` delivered at `at` (now, or its last link's end before the horizon). For
         a transaction, the first copy of each database's response counts."""

@@ -237,8 +237,9 @@ def simulate_network(
 def _cyclic_gc_paused():
     """Pause the cyclic garbage collector while the model is built and run: they allocate
     millions of objects, long-lived (the topology, routes) or short-lived and freed by
-    reference counting (events, message processes: no cycles, `MessageProcess`), and the collector's
-    passes over them (~10% of a statewide peak hour) free nothing. Restored on exit."""
+    reference counting (events, message processes: no cycles, `MessageProcess`), and the
+    collector's passes over them (~10% of a statewide peak hour) free nothing. Restored on
+    exit."""
     was = gc.isenabled()
     gc.disable()
     try:
