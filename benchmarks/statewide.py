@@ -30,6 +30,7 @@ By default the peak hour and the fan-out peak hour run; --day adds the day; --ca
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import importlib.util
 import resource
@@ -65,12 +66,19 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def bare_cpu_per_message(runs: int = 3) -> list[float]:
-    """CPU seconds per message of `runs` runs of the bare SimPy chain in this process."""
+@functools.cache
+def network_overhead():
+    """benchmarks/network_overhead.py as a module (its bare SimPy chain), loaded once."""
     spec = importlib.util.spec_from_file_location("network_overhead", HERE / "network_overhead.py")
     mod = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = mod  # dataclasses look their module up there
     spec.loader.exec_module(mod)
+    return mod
+
+
+def bare_cpu_per_message(runs: int = 3) -> list[float]:
+    """CPU seconds per message of `runs` runs of the bare SimPy chain in this process."""
+    mod = network_overhead()
     cpus = []
     for _ in range(runs):
         gc.collect()
