@@ -349,7 +349,8 @@ class QueueNet:
 
     def _steady_legs(self, legs) -> bool:
         """Whether every leg's first link has a delay and is steady (nothing to check or draw
-        when the leg crosses it): the hub's service and the split can then be one wait."""
+        when the leg crosses it): the hub's service and the split can then be one wait. The same
+        test as the sender's for a message's first hop (`_arrivals`, inlined there: per message)."""
         steady = self.steady_links
         for _, hops in legs:
             delay, link, target, _ = hops[0]
