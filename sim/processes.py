@@ -41,10 +41,19 @@ class WorkerPool(ProcessPoolExecutor):
 
     def __exit__(self, exc_type, exc, tb):
         if exc_type is not None and issubclass(exc_type, KeyboardInterrupt):
-            workers = list((getattr(self, "_processes", None) or {}).values())  # shutdown forgets them
+            # shutdown(wait=False) forgets the workers and the pool's manager thread
+            workers = list((getattr(self, "_processes", None) or {}).values())
+            manager = getattr(self, "_executor_manager_thread", None)
             self.shutdown(wait=False, cancel_futures=True)
             for process in workers:
                 process.terminate()
+            if manager is not None:
+                # Let the manager see its workers gone and close its pipes before the command
+                # exits. Otherwise Python 3.11's exit handler may wake it through a pipe that it
+                # is closing at that very moment, without a lock, and print "Exception ignored
+                # ... Bad file descriptor" after the one line Ctrl-C should print. The handler
+                # joins this thread anyway, so waiting here costs nothing more.
+                manager.join(timeout=30)
         return super().__exit__(exc_type, exc, tb)
 
 
